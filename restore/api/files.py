@@ -1,0 +1,180 @@
+"""API v1: roots, snapshots, folder listings, a file's timeline, file content (Previous Versions)."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import audit, paths, previous_versions as pv, smb
+from ..audit import Action, Result
+from ..permissions import MayUseFiles, subject_of
+
+INLINE_TYPES = {"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
+TEXT_LIKE = {".txt", ".log", ".csv", ".json", ".xml", ".ini", ".js", ".md", ".htm", ".html", ".rtf", ".dic"}
+
+PATH = OpenApiParameter("path", str, description="relative to the root, '/' or '\\' separated")
+AT = OpenApiParameter("at", str, description="snapshot id (@GMT-YYYY.MM.DD-HH.MM.SS) or ISO UTC time; empty: live")
+
+RootOut = inline_serializer("Root", {"id": serializers.CharField(), "kind": serializers.CharField(),
+                                     "unc": serializers.CharField()}, many=True)
+SnapshotOut = inline_serializer("Snapshot", {"id": serializers.CharField(), "at": serializers.DateTimeField()},
+                                many=True)
+EntryFields = {"name": serializers.CharField(), "path": serializers.CharField(),
+               "kind": serializers.ChoiceField(["file", "folder"]), "size": serializers.IntegerField(),
+               "last_write": serializers.DateTimeField(), "exists_live": serializers.BooleanField()}
+EntriesOut = inline_serializer("Entries", {"root": serializers.CharField(), "path": serializers.CharField(),
+                                           "at": serializers.CharField(),
+                                           "entries": inline_serializer("Entry", EntryFields, many=True)})
+VersionFields = {"at": serializers.CharField(), "live": serializers.BooleanField(),
+                 "snapshots": serializers.ListField(child=serializers.CharField()),
+                 "size": serializers.IntegerField(), "last_write": serializers.DateTimeField()}
+VersionsOut = inline_serializer("Versions", {"root": serializers.CharField(), "path": serializers.CharField(),
+                                             "versions": inline_serializer("Version", VersionFields, many=True)})
+
+
+def snapshot_json(snapshot: smb.Snapshot) -> dict:
+    return {"id": snapshot.token, "at": snapshot.at.isoformat().replace("+00:00", "Z")}
+
+
+def entry_json(entry: pv.EntryView) -> dict:
+    return {"name": entry.name, "path": entry.path.replace("\\", "/"), "kind": "folder" if entry.is_dir else "file",
+            "size": entry.size, "last_write": entry.last_write.isoformat().replace("+00:00", "Z"),
+            "exists_live": entry.exists_live}
+
+
+def version_json(version: pv.VersionView) -> dict:
+    return {"at": version.at, "live": version.live, "snapshots": [s.token for s in version.snapshots],
+            "size": version.size, "last_write": version.last_write.isoformat().replace("+00:00", "Z")}
+
+
+class FileView(APIView):
+    """Resolves the subject, the root, the path and the snapshot; maps service errors to HTTP."""
+
+    permission_classes = [MayUseFiles]
+    audit_action: str | None = None
+
+    def setup_call(self, request, root_id: str):
+        subject = subject_of(request)
+        try:
+            root = pv.find_root(subject.roots, root_id)
+        except pv.NotFound:
+            raise exceptions.NotFound("No such folder.") from None
+        path = paths.normalize(request.query_params.get("path", ""))  # PathError -> 400
+        return subject, root, path
+
+    def snapshot(self, root, request):
+        try:
+            return pv.parse_at(root, request.query_params.get("at"))
+        except pv.BadRequest as exc:
+            raise exceptions.ValidationError({"detail": str(exc)}) from None
+
+    def handle_exception(self, exc):
+        if isinstance(exc, pv.NotFound):
+            exc = exceptions.NotFound("Not found.")
+        elif isinstance(exc, pv.BadRequest):
+            exc = exceptions.ValidationError({"detail": str(exc)})
+        elif isinstance(exc, smb.SmbError) and not isinstance(exc, smb.NotFound):
+            exc = FileServerUnavailable(str(exc))
+        elif isinstance(exc, smb.NotFound):
+            exc = exceptions.NotFound("Not found.")
+        return super().handle_exception(exc)
+
+    def audit(self, request, subject, action, result, root, path="", snapshot=None, **details):
+        audit.record(audit.Context.from_request(request, role=subject.role), action, result, root=root.id,
+                     path=path, snapshot=snapshot.token if snapshot else "", details=details)
+
+    def denied(self, request, subject, root, path, snapshot, exc: pv.NotFound, action):
+        if exc.denied:
+            self.audit(request, subject, Action.ACCESS_DENIED, Result.DENIED, root, path, snapshot, operation=action)
+        raise exc
+
+
+class FileServerUnavailable(exceptions.APIException):
+    status_code = 502
+    default_detail = "The file server did not answer; try again shortly."
+
+
+class RootsView(FileView):
+    @extend_schema(responses=RootOut, summary="My roots (profile and data folders)")
+    def get(self, request):
+        return Response([r.as_dict() for r in subject_of(request).roots])
+
+
+class SnapshotsView(FileView):
+    @extend_schema(responses=SnapshotOut, summary="Snapshots of a root, newest first (UTC)")
+    def get(self, request, root):
+        subject, root_obj, _ = self.setup_call(request, root)
+        return Response([snapshot_json(s) for s in pv.snapshots(root_obj)])
+
+
+class EntriesView(FileView):
+    @extend_schema(parameters=[PATH, AT], responses=EntriesOut, summary="A folder, live or at a snapshot")
+    def get(self, request, root):
+        subject, root_obj, path = self.setup_call(request, root)
+        snapshot = self.snapshot(root_obj, request)
+        try:
+            entries = pv.list_entries(subject.token, root_obj, path, snapshot)
+        except pv.NotFound as exc:
+            self.denied(request, subject, root_obj, path, snapshot, exc, Action.LIST)
+        if snapshot is not None:
+            self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, entries=len(entries))
+        return Response({"root": root_obj.id, "path": path.replace("\\", "/"),
+                         "at": snapshot.token if snapshot else "live", "entries": [entry_json(e) for e in entries]})
+
+
+class VersionsView(FileView):
+    @extend_schema(parameters=[PATH], responses=VersionsOut, summary="A file's timeline, newest first")
+    def get(self, request, root):
+        subject, root_obj, path = self.setup_call(request, root)
+        try:
+            rows = pv.versions(subject.token, root_obj, path)
+        except pv.NotFound as exc:
+            self.denied(request, subject, root_obj, path, None, exc, Action.TIMELINE)
+        self.audit(request, subject, Action.TIMELINE, Result.OK, root_obj, path, versions=len(rows))
+        return Response({"root": root_obj.id, "path": path.replace("\\", "/"), "versions": [version_json(v) for v in rows]})
+
+
+def content_type_of(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    if guessed is None and any(name.lower().endswith(ext) for ext in TEXT_LIKE):
+        return "text/plain"
+    return guessed or "application/octet-stream"
+
+
+class ContentView(FileView):
+    @extend_schema(
+        parameters=[PATH, AT, OpenApiParameter("disposition", str, enum=["attachment", "inline"])],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        summary="A file's bytes, live or at a snapshot, streamed",
+    )
+    def get(self, request, root):
+        subject, root_obj, path = self.setup_call(request, root)
+        snapshot = self.snapshot(root_obj, request)
+        inline = request.query_params.get("disposition") == "inline"
+        action = Action.PREVIEW if inline else Action.DOWNLOAD
+        try:
+            content = pv.open_content(subject.token, root_obj, path, snapshot)
+        except pv.NotFound as exc:
+            self.denied(request, subject, root_obj, path, snapshot, exc, action)
+        ctype = content_type_of(content.name)
+        if inline and ctype not in INLINE_TYPES and not ctype.startswith("text/"):
+            inline = False  # only harmless types are shown in the browser
+        if inline and ctype.startswith("text/"):
+            ctype = "text/plain; charset=utf-8"
+        self.audit(request, subject, action, Result.OK, root_obj, path, snapshot, size=content.entry.size)
+        response = StreamingHttpResponse(content.chunks, content_type=ctype)
+        response["Content-Length"] = str(content.entry.size)
+        response["Content-Disposition"] = content_disposition_header(not inline, content.name)
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        if inline:
+            response["X-Frame-Options"] = "SAMEORIGIN"  # the timeline page shows text previews in a sandboxed frame
+        return response

@@ -1,0 +1,92 @@
+"""Authentication backends: Active Directory for people, a local emergency admin for /admin/.
+
+Part of the directory seam (with restore/directory.py): the only other module that
+uses django-auth-ldap. Sign-in order, so that a refused sign-in changes nothing:
+name checked -> person read with the service account (enabled? portal roles?) ->
+password verified by a bind as the person (django-auth-ldap) -> Identity stored.
+The reason of a refusal is left on the request for the audit record (restore.signals).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django_auth_ldap.backend import LDAPBackend
+from django_auth_ldap.config import LDAPSettings
+
+from . import directory, identity
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "Wrong user name or password, or the account cannot sign in."
+
+
+def note_failure(request, reason: str, message: str = GENERIC_FAILURE) -> None:
+    """Remember why a sign-in was refused: ``reason`` for the audit, ``message`` for the person."""
+    if request is not None:
+        request.signin_failure = {"reason": reason, "message": message}
+
+
+class ActiveDirectoryBackend(LDAPBackend):
+    @property
+    def settings(self):
+        return LDAPSettings(self.settings_prefix, directory.auth_ldap_settings())
+
+    @settings.setter
+    def settings(self, value):  # django-auth-ldap's API; ours is always built from Django settings
+        pass
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or not settings.LDAP_URI:
+            return None
+        try:
+            sam = identity.parse_sign_in_name(username)
+        except identity.InvalidSignInName as exc:
+            note_failure(request, "invalid user name", str(exc))
+            return None
+        if not password:
+            note_failure(request, "empty password", "Enter your password.")
+            return None
+        try:
+            view = identity.look_up(sam)
+        except directory.DirectoryError as exc:
+            log.error("directory unavailable during sign-in of %s: %s", sam, exc)
+            note_failure(request, "directory unavailable", "Active Directory cannot be reached; try again shortly.")
+            return None
+        if view is None:
+            note_failure(request, "unknown user")
+            return None
+        if not view.person.enabled:
+            note_failure(request, "account disabled")
+            return None
+        if not view.roles:
+            note_failure(request, "not a portal user", "Your account is not allowed to use this portal.")
+            return None
+        user = super().authenticate(request, view.person.username, password)
+        if user is None:
+            note_failure(request, "wrong password")
+            return None
+        identity.store(user, view)
+        user.signin_view = view
+        return user
+
+    def ldap_to_django_username(self, username):
+        return username.lower()
+
+
+class EmergencyAdminBackend(ModelBackend):
+    """Local superusers with a usable password, for the admin site only (AD may be down)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None or not request.path.startswith("/admin/"):
+            return None
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None and user.is_superuser and not hasattr(user, "identity"):
+            return user
+        return None
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_superuser else None

@@ -1,0 +1,54 @@
+"""Request id for the audit trail; periodic re-reading of the person's token and roles from AD."""
+
+import logging
+import re
+import uuid
+
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+
+from . import audit, identity
+from .directory import DirectoryError
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Takes a sane X-Request-ID from the proxy or makes one; echoes it in the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        request.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class IdentityRefreshMiddleware:
+    """A change in AD (disabled account, group removed) reaches a long session within
+    IDENTITY_REFRESH_SECONDS: the token and roles are re-read; a person AD no longer
+    knows, or disables, is signed out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        ident = getattr(user, "identity", None) if user is not None and user.is_authenticated else None
+        if ident is not None and identity.needs_refresh(ident):
+            try:
+                view = identity.refresh(ident)
+            except DirectoryError as exc:
+                log.warning("could not refresh %s from AD, keeping the current token: %s", ident, exc)
+            else:
+                if view is None or not view.roles:
+                    audit.record(audit.Context.from_request(request), audit.Action.SIGN_OUT, audit.Result.DENIED,
+                                 details={"reason": "account disabled, removed or no longer a portal user"})
+                    logout(request)
+                    return redirect("login")
+                user.identity.refresh_from_db()
+        return self.get_response(request)

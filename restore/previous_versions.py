@@ -1,0 +1,229 @@
+"""Previous Versions: a person's roots, their snapshots, folders as of a time, a file's timeline
+and its bytes — every answer decided by the file server's ACLs evaluated for the person's token.
+
+Reads go through the SMB adapter as the service account; what the person may see is decided
+here, object by object, from the security descriptor *of the version being read* (a snapshot
+carries the ACL it had then). Anything the person cannot read does not exist for them: it is
+hidden from listings (access-based enumeration) and answers NotFound, so names never leak.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+
+from . import paths, smb
+from .access import Token, can_list_folder, can_read_file
+from .identity import Root
+from .paths import Unc
+from .security import parse_security_descriptor
+
+
+class NotFound(Exception):
+    """No such root, snapshot or object — or one the person may not know about.
+
+    ``denied`` tells the audit trail that the object exists but its ACL refused the person;
+    the person gets the same answer either way."""
+
+    def __init__(self, message: str = "not found", *, denied: bool = False):
+        super().__init__(message)
+        self.denied = denied
+
+
+class BadRequest(ValueError):
+    """A parameter that cannot be accepted; the message can be shown."""
+
+
+# --- roots and snapshots -----------------------------------------------------------------------
+
+
+def find_root(roots: list[Root], root_id: str) -> Root:
+    for root in roots:
+        if root.id == root_id:
+            return root
+    raise NotFound("no such root")
+
+
+def location(root: Root, path: str = "") -> Unc:
+    return paths.parse_unc(root.unc).child(path)
+
+
+def snapshots(root: Root) -> list[smb.Snapshot]:
+    """The root's snapshots, newest first (cached for SNAPSHOT_CACHE_SECONDS)."""
+    base = location(root)
+    key = f"snapshots:{base.server}:{base.share}:{base.path}".lower()
+    tokens = cache.get(key)
+    if tokens is None:
+        found = smb.client_for(base.server).enumerate_snapshots(base.share, base.path)
+        tokens = [s.token for s in found]
+        cache.set(key, tokens, settings.SNAPSHOT_CACHE_SECONDS)
+    return sorted((smb.Snapshot.from_token(t) for t in tokens), key=lambda s: s.at, reverse=True)
+
+
+_TOKEN = re.compile(r"^@GMT-\d{4}\.\d{2}\.\d{2}-\d{2}\.\d{2}\.\d{2}$")
+
+
+def parse_at(root: Root, at: str | None) -> smb.Snapshot | None:
+    """``at`` is a snapshot of this root (its @GMT token or its UTC time, ISO 8601), or empty for live."""
+    if at in (None, "", "live"):
+        return None
+    if _TOKEN.match(at):
+        wanted = smb.Snapshot.from_token(at).at
+    else:
+        try:
+            wanted = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest("'at' must be a snapshot id (@GMT-YYYY.MM.DD-HH.MM.SS) or an ISO 8601 UTC time") from None
+        if wanted.tzinfo is None:
+            raise BadRequest("'at' must carry a time zone (use Z for UTC)")
+        wanted = wanted.astimezone(UTC)
+    for snapshot in snapshots(root):
+        if snapshot.at == wanted:
+            return snapshot
+    raise NotFound("no snapshot of this folder at that time")
+
+
+# --- what the person may see ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryView:
+    name: str
+    path: str  # relative to the root
+    is_dir: bool
+    size: int
+    last_write: datetime
+    exists_live: bool
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One distinct version of a file: the snapshots it appears in (newest first), or live."""
+
+    snapshot: smb.Snapshot | None  # the newest snapshot holding this version; None for the live copy
+    snapshots: tuple[smb.Snapshot, ...]
+    live: bool
+    size: int
+    last_write: datetime
+
+    @property
+    def at(self) -> str:
+        return "live" if self.live else self.snapshot.token
+
+
+def _when(snapshot: smb.Snapshot | None) -> datetime | None:
+    return snapshot.at if snapshot else None
+
+
+def _may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
+    sd = parse_security_descriptor(sd_bytes)
+    return can_list_folder(sd, token) if is_dir else can_read_file(sd, token)
+
+
+def _require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bool | None) -> smb.Entry:
+    """stat + ACL check of one object at one time; NotFound when missing or not the person's to see."""
+    try:
+        entry = client.stat(where.share, where.path, at=_when(snapshot))
+        sd = client.security_descriptor(where.share, where.path, at=_when(snapshot))
+    except smb.NotFound:
+        raise NotFound("not found") from None
+    if want_dir is not None and entry.is_dir != want_dir:
+        raise NotFound("not a folder" if want_dir else "not a file")
+    if not _may_read(sd, token, entry.is_dir):
+        raise NotFound("not found", denied=True)
+    return entry
+
+
+def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -> list[EntryView]:
+    """A folder live or at a snapshot: what the person may read, with 'deleted since' marks."""
+    where = location(root, path)
+    client = smb.client_for(where.server)
+    _require_visible(client, where, token, at, want_dir=True)
+    entries = client.list_dir(where.share, where.path, at=_when(at))
+    if not entries:
+        return []
+    child_paths = [paths.join(where.path, e.name) for e in entries]
+    sds = client.security_descriptors_many(where.share, child_paths, at=_when(at))
+    visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and _may_read(sds[p], token, e.is_dir)]
+    live_names = _live_names(client, where) if at is not None else None
+    return [
+        EntryView(
+            name=e.name,
+            path=paths.join(path, e.name),
+            is_dir=e.is_dir,
+            size=0 if e.is_dir else e.size,
+            last_write=e.last_write,
+            exists_live=True if live_names is None else e.name.lower() in live_names,
+        )
+        for e in sorted(visible, key=lambda e: (not e.is_dir, e.name.lower()))
+    ]
+
+
+def _live_names(client, where: Unc) -> set[str]:
+    try:
+        return {e.name.lower() for e in client.list_dir(where.share, where.path)}
+    except smb.NotFound:
+        return set()  # the whole folder was deleted since
+
+
+def versions(token: Token, root: Root, path: str) -> list[VersionView]:
+    """A file's timeline: one row per distinct version (same last-write time and size collapse, as
+    Windows does), newest first, the live copy included, versions from before a deletion included.
+    A version is shown only when that snapshot's ACL lets the person read it."""
+    if not path:
+        raise BadRequest("give the path of a file")
+    where = location(root, path)
+    client = smb.client_for(where.server)
+    snaps = snapshots(root)
+    stats = client.stat_at_many(where.share, where.path, [s.at for s in snaps])
+    present = [s for s in snaps if stats.get(s.at) is not None and not stats[s.at].is_dir]
+    sds = client.security_descriptor_at_many(where.share, where.path, [s.at for s in present])
+    readable = [s for s in present if sds.get(s.at) is not None and _may_read(sds[s.at], token, False)]
+
+    rows: list[VersionView] = []
+    try:
+        live = _require_visible(client, where, token, None, want_dir=False)
+    except NotFound:
+        live = None
+    if live is not None:
+        rows.append(VersionView(None, (), True, live.size, live.last_write))
+    for snap in readable:  # newest first
+        entry = stats[snap.at]
+        same = rows[-1] if rows and (rows[-1].size, rows[-1].last_write) == (entry.size, entry.last_write) else None
+        if same is not None:
+            rows[-1] = VersionView(same.snapshot or snap, same.snapshots + (snap,), same.live, same.size,
+                                   same.last_write)
+        else:
+            rows.append(VersionView(snap, (snap,), False, entry.size, entry.last_write))
+    if not rows:
+        raise NotFound("not found")
+    return rows
+
+
+@dataclass
+class Content:
+    entry: smb.Entry
+    name: str
+    chunks: object  # iterator of bytes, closes the SMB handle when exhausted or closed
+
+
+CHUNK = 1024 * 1024
+
+
+def open_content(token: Token, root: Root, path: str, at: smb.Snapshot | None) -> Content:
+    """The bytes of a file live or at a snapshot, streamed in chunks, after the ACL check."""
+    if not path:
+        raise BadRequest("give the path of a file")
+    where = location(root, path)
+    client = smb.client_for(where.server)
+    entry = _require_visible(client, where, token, at, want_dir=False)
+
+    def chunks():
+        with client.open_read(where.share, where.path, at=_when(at)) as handle:
+            yield from handle.iter_chunks(CHUNK)
+
+    return Content(entry=entry, name=paths.name_of(where.path), chunks=chunks())

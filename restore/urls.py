@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from .views import files, pages
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("signin/", pages.SignInView.as_view(), name="login"),
+    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("me/", pages.me, name="me"),
+    path("roots/<str:root>/", files.browse, name="browse"),
+    path("roots/<str:root>/file", files.timeline, name="timeline"),
+    path("healthz", pages.healthz, name="healthz"),
+]

@@ -1,0 +1,79 @@
+"""Pages: a root's folders at any snapshot, and a file's timeline with preview and download.
+Same service calls and permission layer as the API (restore/api/files.py)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+
+from .. import audit, paths, previous_versions as pv, smb
+from ..audit import Action, Result
+from ..permissions import subject_of
+
+
+def _problem(request, status: int, message: str):
+    return render(request, "restore/problem.html", {"message": message}, status=status)
+
+
+def _breadcrumbs(path: str) -> list[tuple[str, str]]:
+    crumbs, acc = [], ""
+    for part in filter(None, path.split("\\")):
+        acc = paths.join(acc, part)
+        crumbs.append((part, acc.replace("\\", "/")))
+    return crumbs
+
+
+def file_page(view):
+    """Subject, root, normalised path for a page; bad input -> 400 page, unknown/unreadable -> 404."""
+
+    @login_required
+    def wrapper(request, root):
+        subject = subject_of(request)
+        try:
+            root_obj = pv.find_root(subject.roots, root)
+            path = paths.normalize(request.GET.get("path", ""))
+            return view(request, subject, root_obj, path)
+        except (paths.PathError, pv.BadRequest) as exc:
+            return _problem(request, 400, str(exc))
+        except (pv.NotFound, smb.NotFound) as exc:
+            if getattr(exc, "denied", False):
+                audit.record(audit.Context.from_request(request, role=subject.role), Action.ACCESS_DENIED,
+                             Result.DENIED, root=root, path=request.GET.get("path", "")[:2048],
+                             details={"operation": view.__name__})
+            raise Http404("Not found") from None
+        except smb.SmbError as exc:
+            return _problem(request, 502, f"The file server did not answer: {exc}")
+
+    wrapper.__name__ = view.__name__
+    return wrapper
+
+
+@file_page
+def browse(request, subject, root, path):
+    snapshot = pv.parse_at(root, request.GET.get("at"))
+    snapshots = pv.snapshots(root)
+    entries = pv.list_entries(subject.token, root, path, snapshot)
+    if snapshot is not None:
+        audit.record(audit.Context.from_request(request, role=subject.role), Action.LIST, Result.OK, root=root.id,
+                     path=path, snapshot=snapshot.token, details={"entries": len(entries)})
+    return render(request, "restore/browse.html", {
+        "root": root, "path": path, "url_path": path.replace("\\", "/"), "crumbs": _breadcrumbs(path),
+        "snapshot": snapshot, "snapshots": snapshots, "entries": entries,
+        "parent": paths.parent(path).replace("\\", "/") if path else None,
+    })
+
+
+@file_page
+def timeline(request, subject, root, path):
+    rows = pv.versions(subject.token, root, path)
+    audit.record(audit.Context.from_request(request, role=subject.role), Action.TIMELINE, Result.OK, root=root.id,
+                 path=path, details={"versions": len(rows)})
+    name = paths.name_of(path)
+    from ..api.files import content_type_of
+
+    ctype = content_type_of(name)
+    return render(request, "restore/timeline.html", {
+        "root": root, "path": path, "url_path": path.replace("\\", "/"), "name": name,
+        "crumbs": _breadcrumbs(paths.parent(path)), "versions": rows,
+        "preview": "image" if ctype.startswith("image/") else "text" if ctype.startswith("text/") else None,
+        "folder": paths.parent(path).replace("\\", "/"),
+    })

@@ -1,0 +1,55 @@
+"""Server-rendered pages. Thin: lookups and decisions live in the service modules."""
+
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from ..permissions import identity_of
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.CharField(
+        label="User name", max_length=256,
+        help_text="alice, CORP\\alice or alice@corp.example.test",
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+    def get_invalid_login_error(self):
+        failure = getattr(self.request, "signin_failure", None)
+        message = failure["message"] if failure else "Wrong user name or password."
+        return forms.ValidationError(message, code="invalid_login")
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+def locked_out(request, credentials=None, *args, **kwargs):
+    """django-axes: too many failed sign-ins for this name or this address."""
+    message = "Too many failed sign-ins. Try again later or contact the helpdesk."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=429)
+    return render(request, "registration/locked_out.html", {"message": message}, status=429)
+
+
+@login_required
+def home(request):
+    return render(request, "restore/home.html", {"identity": identity_of(request.user)})
+
+
+@login_required
+def me(request):
+    return render(request, "restore/me.html", {"identity": identity_of(request.user)})
+
+
+def healthz(request):
+    """Liveness for the load balancer and compose: the database answers."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,246 @@
+"""vdiprotect settings: one module, read from the environment, with safe defaults.
+
+Every variable is documented in README.md ("Configuration reference"). Secrets may be
+given directly or as a file path in ``<NAME>_FILE`` (container secrets).
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.str("ENV_FILE", default=""):
+    # Optional: a KEY=value file (e.g. .testenv/env); real environment variables win.
+    environ.Env.read_env(env.str("ENV_FILE"), overwrite=False)
+
+
+def env_secret(name, default=None):
+    """The value of NAME, or the contents of the file named by NAME_FILE."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+    return env.str(name, default=default)
+
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env_secret("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-only-for-DEBUG"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "axes",
+    "restore",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "restore.middleware.RequestIdMiddleware",
+    "restore.middleware.IdentityRefreshMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "vdiprotect.urls"
+WSGI_APPLICATION = "vdiprotect.wsgi.application"
+ASGI_APPLICATION = "vdiprotect.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "restore.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# Database: an embedded SQLite file by default, so the demo needs no database server.
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+if not env.str("DATABASE_URL", default=""):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache (snapshot lists, directory lookups): Redis, shared by web and workers.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "vdiprotect",
+    }
+}
+
+# Celery (see vdiprotect/celery.py): JSON only, tasks take IDs.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+RESTORE_MAX_SECONDS = env.int("RESTORE_MAX_SECONDS", default=4 * 3600)
+# The broker must not hand a running restore to a second worker: visibility > longest restore.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RESTORE_MAX_SECONDS + 3600}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# Authentication: Active Directory for people, Django's ModelBackend for the local
+# emergency administrator (admin site only, see restore.auth_backends).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "restore.auth_backends.ActiveDirectoryBackend",
+    "restore.auth_backends.EmergencyAdminBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Active Directory (LDAPS or StartTLS, certificate always verified).
+LDAP_URI = env.str("LDAP_URI", default="")
+LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+LDAP_CA_FILE = env.str("LDAP_CA_FILE", default="")
+LDAP_BIND_DN = env.str("LDAP_BIND_DN", default="")
+LDAP_BIND_PASSWORD = env_secret("LDAP_BIND_PASSWORD", default="")
+LDAP_USER_SEARCH_BASE = env.str("LDAP_USER_SEARCH_BASE", default="")
+LDAP_DOMAIN = env.str("LDAP_DOMAIN", default="")  # NetBIOS name, for DOMAIN\user sign-ins
+LDAP_UPN_SUFFIX = env.str("LDAP_UPN_SUFFIX", default="")  # for user@suffix sign-ins
+LDAP_TIMEOUT = env.int("LDAP_TIMEOUT", default=10)
+ROLE_USER_GROUP = env.str("ROLE_USER_GROUP", default="")  # empty: Domain Users of the domain
+ROLE_HELPDESK_GROUP = env.str("ROLE_HELPDESK_GROUP", default="")
+ROLE_AUDITOR_GROUP = env.str("ROLE_AUDITOR_GROUP", default="")
+IDENTITY_REFRESH_SECONDS = env.int("IDENTITY_REFRESH_SECONDS", default=900)
+
+# File servers (SMB2/3) as the portal's service account.
+SMB_USERNAME = env.str("SMB_USERNAME", default="")
+SMB_PASSWORD = env_secret("SMB_PASSWORD", default="")
+SMB_DOMAIN = env.str("SMB_DOMAIN", default="")
+SMB_AUTH = env.str("SMB_AUTH", default="negotiate")  # negotiate | ntlm | kerberos
+SMB_REQUIRE_SIGNING = env.bool("SMB_REQUIRE_SIGNING", default=True)
+SMB_ENCRYPT = env.bool("SMB_ENCRYPT", default=False)
+SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)
+SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
+
+# Each user's roots: kind=UNC template pairs, separated by ';'. Placeholders:
+# %USERNAME% (sAMAccountName), %USERDOMAIN% (NetBIOS domain). AD attributes
+# profilePath / homeDirectory are used too when ROOTS_FROM_AD is on.
+USER_ROOTS = env.str("USER_ROOTS", default="")
+ROOTS_FROM_AD = env.bool("ROOTS_FROM_AD", default=True)
+ALLOWED_FILE_SERVERS = env.list("ALLOWED_FILE_SERVERS", default=[])  # empty: servers of USER_ROOTS
+
+# Sign-in lockout (django-axes): per user and per IP.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "restore.views.pages.locked_out"
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# API
+API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=True)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "restore.api.authentication.ADBasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/min")},
+    "EXCEPTION_HANDLER": "restore.api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vdiprotect API",
+    "DESCRIPTION": "Self-service restore from SMB Previous Versions.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Email (job notifications), e.g. smtp+tls://user:pass@mail.example:587
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vdiprotect <noreply@localhost>")
+
+# Security: secure by default; DEBUG relaxes what a laptop over http needs.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Opting out of the preload list is a deliberate choice, not an oversight: silence its warning then.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or DEBUG else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG and env.bool("STATIC_MANIFEST", default=True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django_auth_ldap": {"level": env.str("LDAP_LOG_LEVEL", default="WARNING")}},
+}
