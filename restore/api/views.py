@@ -7,11 +7,10 @@ from rest_framework.views import APIView
 
 from ..permissions import HasPortalRole, identity_of
 
-ROOT_FIELDS = {"id": serializers.CharField(), "kind": serializers.CharField(), "unc": serializers.CharField()}
 MeSerializer = inline_serializer("Me", {
     "username": serializers.CharField(), "display_name": serializers.CharField(), "sid": serializers.CharField(),
     "roles": serializers.ListField(child=serializers.ChoiceField(["user", "helpdesk", "auditor"])),
-    "roots": inline_serializer("Root", ROOT_FIELDS, many=True),
+    "roots": RootOut,
 })
 
 

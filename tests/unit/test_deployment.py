@@ -71,3 +71,32 @@ def test_env_example_names_only_settings_the_readme_documents():
              if line and not line.startswith("#")]
     undocumented = [n for n in names if f"`{n}`" not in readme and n != "POSTGRES_PASSWORD"]
     assert not undocumented, f"not in README's configuration reference: {undocumented}"
+
+
+def production_env(**extra) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECURE_", "SESSION_", "CSRF_"))}
+    env.update(SECRET_KEY="a-production-secret-key-of-sufficient-length-0123456789-abcdefghij",
+               ALLOWED_HOSTS="restore.corp.example.com", DEBUG="false", **extra)
+    return env
+
+
+def run_manage(*args, env):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(REPO / "manage.py"), *args], env=env, capture_output=True, text=True)
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = production_env()
+    del env["SECRET_KEY"]
+    result = run_manage("check", env=env)
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
