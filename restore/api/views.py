@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..permissions import HasPortalRole, identity_of
+from .files import RootOut
 
 MeSerializer = inline_serializer("Me", {
     "username": serializers.CharField(), "display_name": serializers.CharField(), "sid": serializers.CharField(),
