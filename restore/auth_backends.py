@@ -13,6 +13,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_login_failed
 from django_auth_ldap.backend import LDAPBackend
 from django_auth_ldap.config import LDAPSettings
 
@@ -27,6 +28,25 @@ def note_failure(request, reason: str, message: str = GENERIC_FAILURE) -> None:
     """Remember why a sign-in was refused: ``reason`` for the audit, ``message`` for the person."""
     if request is not None:
         request.signin_failure = {"reason": reason, "message": message}
+
+
+def storable_name(typed) -> str:
+    """The typed name as the audit trail and the lockout table may keep it: escaped, bounded."""
+    return str(typed).encode("unicode_escape").decode("ascii")[:200]  # axes keeps at most 255
+
+
+def check_sign_in_name(request, typed) -> str | None:
+    """The sAMAccountName for what was typed, or None once the refusal is recorded.
+
+    Called by every sign-in entry point (page and HTTP Basic) before ``authenticate()``: a name
+    that is no user name of this domain never reaches axes or LDAP, yet it is audited and counts
+    towards the address's lockout like any other failure."""
+    try:
+        return identity.parse_sign_in_name(typed)
+    except identity.InvalidSignInName as exc:
+        note_failure(request, "invalid user name", str(exc))
+        user_login_failed.send(sender=__name__, credentials={"username": storable_name(typed)}, request=request)
+        return None
 
 
 class ActiveDirectoryBackend(LDAPBackend):

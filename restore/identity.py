@@ -22,7 +22,9 @@ from .models import Identity, Role
 from .paths import PathError, parse_unc
 
 MAX_SAM = 20  # sAMAccountName of a user ([MS-ADTS] 3.1.1.5.2.4)
-_SAM_FORBIDDEN = set('"/\\[]:;|=,+*?<>@') | {chr(c) for c in range(32)} | {"\x7f"}
+# AD allows more in a sAMAccountName; the portal accepts the characters real estates use, which also
+# keeps every LDAP filter metacharacter out before any search (the filters are escaped as well).
+_SAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._'-]*")
 
 
 class InvalidSignInName(ValueError):
@@ -48,7 +50,7 @@ def parse_sign_in_name(raw: str) -> str:
         name, _, suffix = name.rpartition("@")
         if not settings.LDAP_UPN_SUFFIX or suffix.lower() != settings.LDAP_UPN_SUFFIX.lower():
             raise InvalidSignInName(f"Sign in with an account of {settings.LDAP_UPN_SUFFIX or 'the configured domain'}.")
-    if not name or len(name) > MAX_SAM or set(name) & _SAM_FORBIDDEN or name.endswith("."):
+    if len(name) > MAX_SAM or not _SAM.fullmatch(name) or name.endswith("."):
         raise InvalidSignInName("That is not a valid user name (letters, digits, '.', '-' and '_', at most 20).")
     return name.lower()
 

@@ -179,9 +179,11 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 # API
 API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=True)
 REST_FRAMEWORK = {
+    # Basic first, so that a refused API call answers 401 with WWW-Authenticate (DRF takes the
+    # challenge from the first class); with API_BASIC_AUTH off it steps aside and 403 remains.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "restore.api.authentication.ADBasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

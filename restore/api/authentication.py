@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+
+from ..auth_backends import check_sign_in_name
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -18,6 +20,11 @@ class ADBasicAuthentication(authentication.BasicAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, userid, password, request=None):
+        # The backends, axes and the audit signal get Django's HttpRequest: reading ``user`` on
+        # DRF's Request from inside authentication would start authentication again.
+        request = getattr(request, "_request", request)
+        if check_sign_in_name(request, userid) is None:
+            raise exceptions.AuthenticationFailed(request.signin_failure["message"])
         user = authenticate(request=request, username=userid, password=password)
         if user is None:
             failure = getattr(request, "signin_failure", None) if request is not None else None

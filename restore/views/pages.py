@@ -7,15 +7,31 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from ..auth_backends import check_sign_in_name
 from ..permissions import identity_of
 
 
+class SignInNameField(forms.CharField):
+    """Text as typed: the name is judged (and a refusal audited) by check_sign_in_name, not by
+    the field's own validators, which would refuse NUL or length silently."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = []
+
+
 class SignInForm(AuthenticationForm):
-    username = forms.CharField(
-        label="User name", max_length=256,
+    username = SignInNameField(
+        label="User name",
         help_text="alice, CORP\\alice or alice@corp.example.test",
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
+
+    def clean(self):
+        typed = self.cleaned_data.get("username")
+        if typed and self.cleaned_data.get("password") and check_sign_in_name(self.request, typed) is None:
+            raise self.get_invalid_login_error()
+        return super().clean()
 
     def get_invalid_login_error(self):
         failure = getattr(self.request, "signin_failure", None)

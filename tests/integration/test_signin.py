@@ -244,3 +244,12 @@ def test_emergency_admin_signs_in_to_the_admin_site_only(testenv):
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert admin.get("/admin/").status_code == 200
     assert admin.get("/api/v1/me").status_code == 403  # no portal role: not an AD person
+
+
+@pytest.mark.parametrize("typed", ["alice\x00", "*)(objectClass=*", "a" * 300])
+def test_api_basic_refuses_injection_names_with_401_and_audits_them(testenv, typed):
+    response = Client().get("/api/v1/me", **basic_auth(typed, testenv.password))
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Basic")
+    event = sign_in_events("invalid").get()
+    assert event.details["reason"] == "invalid user name" and "\x00" not in event.actor_username
+    assert not get_user_model().objects.exists()

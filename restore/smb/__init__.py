@@ -1,0 +1,34 @@
+"""The SMB adapter: the only code in the project that talks to file servers (and imports smbprotocol).
+
+Everything else uses these names::
+
+    from restore import smb
+    client = smb.client_for("fs01")                 # the service account, pooled
+    for snap in client.enumerate_snapshots("data", r"alice\\Documents"): ...
+    entries = client.list_dir("data", r"alice\\Documents", at=snap.at)
+"""
+
+from .client import Client, client_for, service_credentials, settings_options
+from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, SmbError
+from .handles import MAX_CHUNK, ReadHandle, WriteHandle
+from .pool import reset_pool
+from .types import Credentials, Entry, Snapshot
+
+__all__ = [
+    "AccessDenied",
+    "AlreadyExists",
+    "Client",
+    "ConnectionLost",
+    "Credentials",
+    "Entry",
+    "MAX_CHUNK",
+    "NotFound",
+    "ReadHandle",
+    "SmbError",
+    "Snapshot",
+    "WriteHandle",
+    "client_for",
+    "reset_pool",
+    "service_credentials",
+    "settings_options",
+]

@@ -1,0 +1,181 @@
+"""Changes to the live file system, for restores (and for test harnesses that build fixtures).
+
+Nothing here ever writes into a snapshot: snapshot objects are only opened read-only (``wire.create``
+refuses write access together with ``at``). None of these is retried after its request may have
+reached the server (a retried create or rename could answer "already exists" for our own work).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+from datetime import datetime
+
+from smbprotocol.file_info import FileInformationClass, InfoType
+from smbprotocol.ioctl import CtlCode, SMB2SrvCopyChunk, SMB2SrvCopyChunkCopy, SMB2SrvCopyChunkResponse
+from smbprotocol.open import CreateDisposition, ShareAccess
+
+from . import errors, wire
+from .handles import WriteHandle
+from .types import Entry
+
+log = logging.getLogger(__name__)
+
+COPY_CHUNK = 1024 * 1024  # Samba's (and Windows') limits: 1 MiB per chunk, 16 MiB per request
+COPY_CHUNKS_PER_REQUEST = 16
+_INVALID_PARAMETER = 0xC000000D
+WRITE_ACCESS = (wire.FILE_READ_DATA | wire.FILE_WRITE_DATA | wire.FILE_APPEND_DATA | wire.FILE_READ_ATTRIBUTES
+                | wire.FILE_WRITE_ATTRIBUTES | wire.FILE_WRITE_EA | wire.DELETE | wire.READ_CONTROL | wire.SYNCHRONIZE)
+WRITE_SHARING = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE  # nobody else writes meanwhile
+
+
+class ChangesMixin:
+    """Mixed into ``Client`` (which provides ``_run`` and ``_exchange``)."""
+
+    def create_file(self, share: str, path: str, *, overwrite: bool = False) -> WriteHandle:
+        """A new file (or ``file:stream``) opened for writing; AlreadyExists unless ``overwrite``."""
+        disposition = CreateDisposition.FILE_OVERWRITE_IF if overwrite else CreateDisposition.FILE_CREATE
+
+        def run(ex: wire.Exchange) -> WriteHandle:
+            (opened,) = ex.call(wire.create(path, access=WRITE_ACCESS, disposition=disposition,
+                                            options=wire.NON_DIRECTORY, share=WRITE_SHARING,
+                                            attributes=wire.FILE_ATTRIBUTE_NORMAL))
+            opened.check(path, "create file")
+            return WriteHandle(ex, opened.file_id(), opened.entry(wire.name_of(path)), share, path)
+
+        return self._run(share, run, path=path, action="create file", idempotent=overwrite)
+
+    def mkdir(self, share: str, path: str) -> Entry:
+        """Create a folder; AlreadyExists when the name is taken."""
+        def run(ex: wire.Exchange) -> Entry:
+            opened, _ = ex.call(wire.create(path, access=wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
+                                            disposition=CreateDisposition.FILE_CREATE, options=wire.DIRECTORY,
+                                            attributes=wire.FILE_ATTRIBUTE_DIRECTORY), wire.close())
+            return opened.check(path, "create folder").entry(wire.name_of(path))
+
+        return self._run(share, run, path=path, action="create folder", idempotent=False)
+
+    def delete(self, share: str, path: str) -> None:
+        """Delete a file, a stream or an empty folder."""
+        disposition = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_DISPOSITION_INFORMATION,
+                                    b"\x01")
+        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES, disposition, "delete")
+
+    def rename(self, share: str, path: str, new_path: str, replace: bool = False) -> None:
+        """Rename/move within the share (``new_path`` is relative to the share root too)."""
+        name = new_path.encode("utf-16-le")
+        info = struct.pack("<B7xQI", 1 if replace else 0, 0, len(name)) + name  # FileRenameInformation (SMB2)
+        rename = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_RENAME_INFORMATION, info)
+        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE, rename, "rename")
+
+    def _change(self, share: str, path: str, access: int, request, action: str) -> None:
+        def run(ex: wire.Exchange) -> None:
+            opened, changed, _ = ex.call(wire.create(path, access=access), request, wire.close())
+            opened.check(path, action)
+            changed.check(path, action)
+
+        self._run(share, run, path=path, action=action, idempotent=False)
+
+    def server_side_copy(self, src_share: str, src_path: str, src_at: datetime | None, dst_share: str,
+                         dst_path: str, *, progress: Callable[[int], None] | None = None) -> int:
+        """Copy a file's bytes on the server (no data through us): FSCTL_SRV_REQUEST_RESUME_KEY on the
+        source (opened at the snapshot ``src_at``, read-only), then FSCTL_SRV_COPYCHUNK_WRITE into a
+        *new* destination, 16 x 1 MiB per request. ``progress(bytes_done)`` after each request.
+        Returns the bytes copied. A failed copy deletes the partial destination."""
+        def run(src_ex: wire.Exchange) -> int:
+            dst_ex = src_ex if dst_share.lower() == src_share.lower() else self._exchange(dst_share)
+            source = wire.create(src_path, access=wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
+                                 at=src_at, options=wire.NON_DIRECTORY)
+            opened, key = src_ex.call(source, wire.ioctl(CtlCode.FSCTL_SRV_REQUEST_RESUME_KEY, max_output=32))
+            opened.check(src_path, "open copy source")
+            src_id = opened.file_id()
+            try:
+                resume_key = key.check(src_path, "request resume key").buffer()[:24]
+                size = opened.entry("").size
+                (created,) = dst_ex.call(wire.create(dst_path, access=WRITE_ACCESS,
+                                                     disposition=CreateDisposition.FILE_CREATE,
+                                                     options=wire.NON_DIRECTORY, share=WRITE_SHARING,
+                                                     attributes=wire.FILE_ATTRIBUTE_NORMAL))
+                created.check(dst_path, "create copy destination")
+                target = WriteHandle(dst_ex, created.file_id(), created.entry(""), dst_share, dst_path)
+                try:
+                    copied = _copy_chunks(dst_ex, target, resume_key, size, progress)
+                except BaseException:
+                    _discard_quietly(target)
+                    raise
+                target.close()
+                return copied
+            finally:
+                src_ex.close_quietly(src_id)
+
+        return self._run(src_share, run, path=src_path, action="server-side copy", idempotent=False)
+
+
+def _copy_chunks(ex: wire.Exchange, target: WriteHandle, resume_key: bytes, size: int,
+                 progress: Callable[[int], None] | None) -> int:
+    chunk, per_request = COPY_CHUNK, COPY_CHUNKS_PER_REQUEST
+    done = 0
+    while done < size:
+        ranges = []
+        offset = done
+        while offset < size and len(ranges) < per_request:
+            length = min(chunk, size - offset)
+            ranges.append((offset, length))
+            offset += length
+        (reply,) = ex.call(wire.ioctl(CtlCode.FSCTL_SRV_COPYCHUNK_WRITE, file_id=target.file_id,
+                                      data=_copychunk_request(resume_key, ranges), max_output=12))
+        answer = SMB2SrvCopyChunkResponse()
+        limits = _server_limits(reply) if reply.status == _INVALID_PARAMETER else None
+        if limits is not None:
+            # The server states its limits instead (chunks per request, bytes per chunk): obey them.
+            max_chunks, max_chunk = limits
+            if (max_chunks, max_chunk) == (per_request, chunk) or not max_chunks or not max_chunk:
+                reply.check(target.path, "server-side copy")
+            log.info("server-side copy limits: %d chunks of %d bytes", max_chunks, max_chunk)
+            per_request, chunk = min(per_request, max_chunks), min(chunk, max_chunk)
+            continue
+        answer.unpack(reply.check(target.path, "server-side copy").buffer())
+        wanted = sum(length for _, length in ranges)
+        written = answer["total_bytes_written"].get_value()
+        if written != wanted:
+            raise errors.SmbError(f"server-side copy wrote {written} of {wanted} bytes", path=target.path)
+        done += written
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _server_limits(reply: wire.Reply) -> tuple[int, int] | None:
+    """[MS-SMB2] 3.3.5.15.6: an over-large copychunk request is answered with an IOCTL response whose
+    SRV_COPYCHUNK_RESPONSE holds the server's maximum chunk count and chunk size."""
+    try:
+        buffer = reply.buffer()
+    except Exception:  # an ordinary error response, not limits
+        return None
+    if len(buffer) < 12:
+        return None
+    answer = SMB2SrvCopyChunkResponse()
+    answer.unpack(buffer[:12])
+    return answer["chunks_written"].get_value(), answer["chunk_bytes_written"].get_value()
+
+
+def _copychunk_request(resume_key: bytes, ranges: list[tuple[int, int]]) -> bytes:
+    request = SMB2SrvCopyChunkCopy()
+    request["source_key"] = resume_key
+    chunks = []
+    for offset, length in ranges:
+        chunk = SMB2SrvCopyChunk()
+        chunk["source_offset"] = offset
+        chunk["target_offset"] = offset
+        chunk["length"] = length
+        chunks.append(chunk)
+    request["chunks"] = chunks
+    return request.pack()
+
+
+def _discard_quietly(handle: WriteHandle) -> None:
+    try:
+        handle.discard()
+    except Exception:
+        log.warning("could not delete the partial copy %s", handle.path, exc_info=True)

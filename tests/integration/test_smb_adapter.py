@@ -1,0 +1,582 @@
+"""The SMB adapter (restore/smb) against the real Samba test domain.
+
+The oracle is the file system behind the share: the live tree under TESTENV_SHARE_DATA_PATH and,
+for each snapshot, the read-only copy named by its @GMT token under TESTENV_SHARE_DATA_SNAPDIR.
+Scratch files live only in the `data` share's `adapter-scratch` folder, made over SMB and removed
+after each test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import socket
+import struct
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from restore import smb
+from restore.smb import client as client_module
+from restore.smb import pool as pool_module
+from restore.smb import wire
+
+pytestmark = [pytest.mark.samba]
+
+SERVER = "127.0.0.1"
+DOCS = "alice\\Documents"
+SCRATCH = "adapter-scratch"
+
+
+# --- fixtures and helpers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def svc(testenv) -> smb.Client:
+    """The portal's service account (SMB_* settings from .testenv/env)."""
+    return smb.client_for(SERVER)
+
+
+@pytest.fixture
+def alice_smb(testenv) -> smb.Client:
+    return smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+
+
+@pytest.fixture
+def scratch(svc, testenv):
+    """`data\\adapter-scratch`, created over SMB, removed with everything in it afterwards."""
+    _remove_tree(svc, SCRATCH)
+    svc.mkdir("data", SCRATCH)
+    yield SCRATCH
+    _remove_tree(svc, SCRATCH)
+
+
+def _remove_tree(client: smb.Client, path: str) -> None:
+    try:
+        entries = client.list_dir("data", path)
+    except smb.NotFound:
+        return
+    for entry in entries:
+        child = f"{path}\\{entry.name}"
+        if entry.is_dir:
+            _remove_tree(client, child)
+        else:
+            client.delete("data", child)
+    client.delete("data", path)
+
+
+def disk(testenv, path: str, token: str | None = None) -> Path:
+    """Where `data\\path` lives on disk, live or in the snapshot ``token``."""
+    base = testenv.share_path("data") if token is None else testenv.snapdir("data") / token
+    return base.joinpath(*path.split("\\")) if path else base
+
+
+def snapshot_tokens(testenv) -> list[str]:
+    return sorted((p.name for p in testenv.snapdir("data").iterdir() if p.name.startswith("@GMT-")), reverse=True)
+
+
+def mtime(p: Path) -> datetime:
+    """The file's modification time as the server reports it (FILETIME truncated to microseconds)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=p.stat().st_mtime_ns // 1000)
+
+
+def at(token: str) -> datetime:
+    return smb.Snapshot.from_token(token).at
+
+
+def write_file(client: smb.Client, path: str, data: bytes) -> None:
+    with client.create_file("data", path) as handle:
+        handle.write(0, data)
+
+
+def is_self_relative_sd(sd: bytes) -> bool:
+    """Revision 1, SE_SELF_RELATIVE, and offsets to an owner, a group and a DACL."""
+    revision, _, control, owner, group, _sacl, dacl = struct.unpack_from("<BBHIIII", sd)
+    return bool(revision == 1 and control & 0x8000 and owner and group and dacl)
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+def test_snapshots_are_the_snapdir_listing_newest_first(svc, testenv):
+    on_disk = snapshot_tokens(testenv)
+    for path in ("", DOCS, DOCS + "\\notes.txt"):
+        found = svc.enumerate_snapshots("data", path)
+        assert [s.token for s in found] == on_disk
+        assert all(s.at == at(s.token) and s.at.tzinfo is UTC for s in found)
+    assert len(on_disk) >= 3
+
+
+def test_snapshot_tokens_parse_strictly_and_order_by_time():
+    a = smb.Snapshot.from_token("@GMT-2026.11.01-10.00.00")
+    b = smb.Snapshot.from_token("@GMT-2026.11.01-10.00.01")
+    assert a.at == datetime(2026, 11, 1, 10, 0, tzinfo=UTC) and a < b and sorted([b, a]) == [a, b]
+    assert smb.Snapshot.from_time(b.at) == b
+    for bad in ("@GMT-2026.13.01-10.00.00", "GMT-2026.11.01-10.00.00", "@GMT-2026.11.01 10.00.00", "", None):
+        with pytest.raises(ValueError):
+            smb.Snapshot.from_token(bad)
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+def test_stat_live_and_at_each_snapshot_matches_disk(svc, testenv):
+    path = DOCS + "\\notes.txt"  # a different version in every snapshot
+    for token in [None, *snapshot_tokens(testenv)]:
+        entry = svc.stat("data", path, at=at(token) if token else None)
+        on_disk = disk(testenv, path, token)
+        assert (entry.name, entry.is_dir, entry.size) == ("notes.txt", False, on_disk.stat().st_size)
+        assert entry.last_write == mtime(on_disk)
+        assert entry.attributes & 0x10 == 0
+    folder = svc.stat("data", DOCS)
+    assert folder.is_dir and folder.name == "Documents" and folder.attributes & 0x10
+
+
+def test_list_dir_live_and_at_each_snapshot_matches_disk(svc, testenv):
+    for token in [None, *snapshot_tokens(testenv)]:
+        entries = svc.list_dir("data", DOCS, at=at(token) if token else None)
+        on_disk = {p.name: p for p in disk(testenv, DOCS, token).iterdir()}
+        assert {e.name for e in entries} == set(on_disk)  # and no "." or ".."
+        for e in entries:
+            p = on_disk[e.name]
+            assert e.is_dir == p.is_dir()
+            if not e.is_dir:
+                assert (e.size, e.last_write) == (p.stat().st_size, mtime(p))
+
+
+def test_list_dir_gathers_a_listing_that_needs_many_answers(svc, testenv, scratch, monkeypatch):
+    monkeypatch.setattr(client_module, "LIST_BUFFER", 64 * 1024)  # one answer holds ~400 of these names
+    names = [f"entry-{i:05d}-{'x' * 60}.txt" for i in range(1200)]
+    for name in names:
+        svc.create_file("data", f"{scratch}\\{name}").close()
+    entries = svc.list_dir("data", scratch)
+    assert sorted(e.name for e in entries) == names == sorted(os.listdir(disk(testenv, scratch)))
+    assert sum(80 + 2 * len(n) for n in names) > 3 * 64 * 1024
+
+
+def test_security_descriptors_are_self_relative_owner_group_dacl(svc, testenv):
+    from smbprotocol.security_descriptor import SMB2CreateSDBuffer
+
+    path = DOCS + "\\Archive\\handover.docx"  # restricted in the newest snapshot and live
+    oldest = snapshot_tokens(testenv)[-1]
+    live, then = svc.security_descriptor("data", path), svc.security_descriptor("data", path, at=at(oldest))
+    for sd in (live, then):
+        assert is_self_relative_sd(sd)
+        parsed = SMB2CreateSDBuffer()
+        parsed.unpack(sd)
+        assert str(parsed.get_owner()).startswith("S-1-5-21-") and parsed.get_dacl() is not None
+    assert live != then  # each snapshot carries the ACL it had then
+
+
+def test_set_security_descriptor_changes_the_live_dacl(svc, scratch):
+    path = f"{scratch}\\acl.txt"
+    write_file(svc, path, b"x")
+    before = svc.security_descriptor("data", path)
+    folder_sd = svc.security_descriptor("data", DOCS)  # a different, valid DACL to copy over
+    svc.set_security_descriptor("data", path, folder_sd, info=0x4)
+    after = svc.security_descriptor("data", path)
+    assert after != before and is_self_relative_sd(after)
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+def test_open_read_streams_a_file_over_4_mib_in_chunks_like_disk(svc, testenv):
+    path = DOCS + "\\big.log"
+    oldest = snapshot_tokens(testenv)[-1]
+    for token in (None, oldest):
+        expected = disk(testenv, path, token).read_bytes()
+        assert len(expected) > 4 * 1024 * 1024
+        with svc.open_read("data", path, at=at(token) if token else None) as handle:
+            assert handle.size == len(expected)
+            chunks = list(handle.iter_chunks(1024 * 1024))
+            assert [len(c) for c in chunks[:-1]] == [1024 * 1024] * (len(chunks) - 1)
+            assert b"".join(chunks) == expected
+            huge = list(handle.iter_chunks(64 * 1024 * 1024))  # clamped to 4 MiB
+            assert len(huge[0]) == smb.MAX_CHUNK and b"".join(huge) == expected
+            assert handle.read(4_000_000, 300_000) == expected[4_000_000:4_300_000]
+            assert handle.read(len(expected) - 10, 100) == expected[-10:]
+            assert handle.read(len(expected) + 10, 100) == b""
+        assert svc.sha256("data", path, at=at(token) if token else None) == hashlib.sha256(expected).hexdigest()
+
+
+def test_reading_stops_early_without_leaving_answers_behind(svc):
+    with svc.open_read("data", DOCS + "\\big.log") as handle:
+        chunks = handle.iter_chunks(1024 * 1024)
+        next(chunks)
+        chunks.close()  # e.g. the browser went away mid-download; read-ahead answers are collected
+        connection = handle._exchange.connection
+    assert not connection.outstanding_requests
+    assert svc.stat("data", DOCS).is_dir
+
+
+# --- many at once -------------------------------------------------------------------------------
+
+
+def test_many_variants_agree_with_the_single_calls(svc, testenv):
+    tokens = snapshot_tokens(testenv)
+    times = [at(t) for t in tokens] + [None]
+    for path in (DOCS + "\\notes.txt", DOCS + "\\meeting-minutes.txt", DOCS + "\\report.docx"):
+        stats = svc.stat_at_many("data", path, times)
+        sds = svc.security_descriptor_at_many("data", path, times)
+        for when, token in zip(times, tokens + [None]):
+            exists = disk(testenv, path, token).exists()
+            if exists:
+                assert stats[when] == svc.stat("data", path, at=when)
+                assert sds[when] == svc.security_descriptor("data", path, at=when)
+            else:  # created after this snapshot, or deleted since: None, not an exception
+                assert stats[when] is None and sds[when] is None
+    children = [f"{DOCS}\\{e.name}" for e in svc.list_dir("data", DOCS)] + [DOCS + "\\no such file"]
+    many = svc.security_descriptors_many("data", children, at=at(tokens[-1]))
+    for child in children:
+        try:
+            assert many[child] == svc.security_descriptor("data", child, at=at(tokens[-1]))
+        except smb.NotFound:
+            assert many[child] is None
+    assert many[DOCS + "\\no such file"] is None
+
+
+def test_many_variants_are_safe_from_several_threads_at_once(svc, testenv):
+    times = [at(t) for t in snapshot_tokens(testenv)] + [None]
+    path = DOCS + "\\notes.txt"
+    expected = svc.stat_at_many("data", path, times)
+    results, failures = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                results.append(svc.stat_at_many("data", path, times))
+        except Exception as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures and len(results) == 160 and all(r == expected for r in results)
+
+
+class SlowLink:
+    """A TCP proxy to Samba that delays every packet ``delay`` seconds each way: a real network's
+    latency, on loopback. (Loopback answers in microseconds, which hides what pipelining saves.)"""
+
+    def __init__(self, delay: float, upstream=(SERVER, 445)):
+        self.delay, self.upstream = delay, upstream
+        self.listener = socket.create_server((SERVER, 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            for s in (downstream, upstream):  # as servers do: no Nagle delays on top of the latency
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sockets += [downstream, upstream]
+            for src, dst in ((downstream, upstream), (upstream, downstream)):
+                pending: queue.Queue = queue.Queue()
+                threading.Thread(target=self._receive, args=(src, pending), daemon=True).start()
+                threading.Thread(target=self._deliver, args=(dst, pending), daemon=True).start()
+
+    def _receive(self, src, pending):
+        while True:
+            try:
+                data = src.recv(1 << 20)
+            except OSError:
+                data = b""
+            pending.put((time.monotonic() + self.delay, data))
+            if not data:
+                return
+
+    def _deliver(self, dst, pending):
+        while True:
+            due, data = pending.get()
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def slow_link(settings, testenv):
+    link = SlowLink(delay=0.002)  # 4 ms round trip, a LAN across a couple of switches and a firewall
+    settings.SMB_PORT = link.port
+    yield link
+    smb.reset_pool()
+    link.close()
+
+
+def test_many_variants_pipeline_instead_of_one_round_trip_each(slow_link, testenv):
+    svc = smb.client_for(SERVER)
+    assert svc.options.port == slow_link.port
+    path = DOCS + "\\notes.txt"
+    real = [at(t) for t in snapshot_tokens(testenv)]
+    times = real + [real[0] - timedelta(hours=h) for h in range(1, 101 - len(real))]  # 100 points in time
+    svc.stat("data", path)  # connect, sign in, tree connect
+
+    started = time.perf_counter()
+    many = svc.stat_at_many("data", path, times)
+    pipelined = time.perf_counter() - started
+    started = time.perf_counter()
+    one_by_one = {}
+    for when in times:
+        try:
+            one_by_one[when] = svc.stat("data", path, at=when)
+        except smb.NotFound:
+            one_by_one[when] = None
+    sequential = time.perf_counter() - started
+    print(f"\nstat_at_many over {len(times)} times, 4 ms RTT: pipelined {pipelined * 1000:.0f} ms, "
+          f"one round trip each {sequential * 1000:.0f} ms")
+    assert many == one_by_one and sum(v is not None for v in many.values()) == len(real)
+    assert pipelined < sequential / 3
+
+    children = [f"{DOCS}\\{e.name}" for e in svc.list_dir("data", DOCS)]
+    started = time.perf_counter()
+    sds = svc.security_descriptors_many("data", children * 8)  # duplicates collapse
+    pipelined = time.perf_counter() - started
+    started = time.perf_counter()
+    singles = {c: svc.security_descriptor("data", c) for c in children}
+    sequential = time.perf_counter() - started
+    print(f"security_descriptors_many over {len(children)} paths, 4 ms RTT: pipelined {pipelined * 1000:.0f} ms, "
+          f"one round trip each {sequential * 1000:.0f} ms")
+    assert sds == singles
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+def test_missing_objects_raise_not_found(svc, testenv):
+    oldest = at(snapshot_tokens(testenv)[-1])
+    calls = [
+        lambda: svc.stat("data", DOCS + "\\nope.txt"),
+        lambda: svc.stat("data", DOCS + "\\meeting-minutes.txt", at=oldest),  # did not exist yet
+        lambda: svc.stat("data", DOCS + "\\notes.txt", at=datetime(2001, 1, 1, tzinfo=UTC)),  # no such snapshot
+        lambda: svc.list_dir("data", "nope\\deeper"),
+        lambda: svc.security_descriptor("data", "nope"),
+        lambda: svc.enumerate_snapshots("data", "nope"),
+        lambda: svc.list_streams("data", "nope"),
+        lambda: svc.open_read("data", DOCS + "\\nope.txt"),
+        lambda: svc.sha256("data", DOCS + "\\report.docx"),  # deleted since
+        lambda: svc.stat("no-such-share", ""),
+    ]
+    for call in calls:
+        with pytest.raises(smb.NotFound) as caught:
+            call()
+        assert caught.value.status is not None and caught.value.status_name.startswith("STATUS_")
+
+
+def test_a_dropped_connection_is_replaced_transparently(svc):
+    pool = svc.pool
+    first = pool.connection_for(SERVER, svc.options)
+    if first is None:
+        svc.stat("data", DOCS)
+        first = pool.connection_for(SERVER, svc.options)
+
+    first.transport.close()  # the transport closed underneath us
+    assert svc.stat("data", DOCS).is_dir
+    second = pool.connection_for(SERVER, svc.options)
+    assert second is not first
+
+    second.transport._sock.shutdown(socket.SHUT_RDWR)  # the server hung up (e.g. smbd restarted)
+    assert [e.name for e in svc.list_dir("data", DOCS)]
+    third = pool.connection_for(SERVER, svc.options)
+    assert third is not second
+
+    third.transport._sock.close()  # the socket vanished without smbprotocol noticing
+    assert svc.security_descriptor("data", DOCS)
+    assert pool.connection_for(SERVER, svc.options) is not third
+
+
+def test_a_connection_that_dies_during_a_call_is_retried_once(svc, scratch, monkeypatch):
+    svc.stat("data", DOCS)
+    with monkeypatch.context() as patch:  # undone before the scratch folder is cleaned up
+        patch.setattr(pool_module, "alive", lambda connection: True)  # the pool's check misses the drop
+        doomed = svc.pool.connection_for(SERVER, svc.options)
+        doomed.transport.close()
+        assert svc.stat("data", DOCS).is_dir  # a read: retried on a new connection
+        assert svc.pool.connection_for(SERVER, svc.options) is not doomed
+
+        svc.pool.connection_for(SERVER, svc.options).transport.close()
+        assert svc.mkdir("data", f"{scratch}\\after-a-drop").is_dir  # nothing had been sent: a change is retried
+
+        attempts = []
+
+        def always_fails(self, messages):
+            attempts.append(messages)
+            raise ConnectionResetError("the network is gone")
+
+        patch.setattr(wire.Exchange, "_send", always_fails)
+        with pytest.raises(smb.ConnectionLost):
+            svc.stat("data", DOCS)
+        assert len(attempts) == 2  # once more, not forever
+
+
+def test_user_sessions_are_separate_and_denied_what_their_acl_denies(svc, alice_smb, testenv):
+    assert alice_smb.stat("data", DOCS + "\\notes.txt").size == disk(testenv, DOCS + "\\notes.txt").stat().st_size
+    for path in ("bob", "bob\\Documents", "bob\\Documents\\bob-notes.txt"):
+        with pytest.raises(smb.AccessDenied):
+            alice_smb.stat("data", path)
+        assert svc.stat("data", path)  # the service account's session is another one
+    with pytest.raises(smb.AccessDenied):
+        alice_smb.list_dir("data", "bob\\Documents")
+    alice_tree = svc.pool.tree(SERVER, "data", alice_smb.credentials, alice_smb.options)
+    svc_tree = svc.pool.tree(SERVER, "data", svc.credentials, svc.options)
+    assert alice_tree.session is not svc_tree.session
+    assert alice_tree.session.connection is svc_tree.session.connection  # one connection per server
+    # The oldest snapshot still lets alice read the handover document the live ACL now denies her.
+    path = DOCS + "\\Archive\\handover.docx"
+    oldest = at(snapshot_tokens(testenv)[-1])
+    with pytest.raises(smb.AccessDenied):
+        alice_smb.sha256("data", path)
+    assert alice_smb.sha256("data", path, at=oldest) == hashlib.sha256(
+        disk(testenv, path, snapshot_tokens(testenv)[-1]).read_bytes()).hexdigest()
+
+
+def test_wrong_password_fails_sign_in_without_touching_other_sessions(svc, testenv):
+    wrong = smb.client_for(SERVER, smb.Credentials("alice", "not her password", testenv.domain, "ntlm"))
+    with pytest.raises(smb.SmbError) as caught:
+        wrong.stat("data", DOCS)
+    assert caught.value.status_name == "STATUS_LOGON_FAILURE"
+    assert svc.stat("data", DOCS).is_dir
+
+
+def test_a_forked_worker_builds_its_own_pool(svc):
+    svc.stat("data", DOCS)
+    parent_pool = svc.pool
+    parent_connection = parent_pool.connection_for(SERVER, svc.options)
+    pid = os.fork()
+    if pid == 0:  # the child: like a Celery prefork worker
+        code = 1
+        try:
+            child = smb.client_for(SERVER)
+            ok = child.pool is not parent_pool and child.pool.pid == os.getpid() and child.stat("data", DOCS).is_dir
+            code = 0 if ok and child.pool.connection_for(SERVER, child.options) is not parent_connection else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert svc.pool is parent_pool and parent_pool.connection_for(SERVER, svc.options) is parent_connection
+    assert svc.stat("data", DOCS).is_dir  # the child did not cut the parent's connection
+
+
+# --- changes (restores) -------------------------------------------------------------------------
+
+
+def test_create_write_set_times_rename_delete_and_mkdir(svc, testenv, scratch):
+    data = os.urandom(9 * 1024 * 1024 + 7)  # more than two 4 MiB writes
+    path = f"{scratch}\\restored.bin"
+    when = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    with svc.create_file("data", path) as handle:
+        assert handle.write(0, data) == len(data)
+        handle.set_times(last_write=when, created=when)
+    assert disk(testenv, path).read_bytes() == data and mtime(disk(testenv, path)) == when
+    assert svc.stat("data", path).last_write == when
+
+    with pytest.raises(smb.AlreadyExists):
+        svc.create_file("data", path)
+    with svc.create_file("data", path, overwrite=True) as handle:
+        handle.write(0, b"short")
+    assert disk(testenv, path).read_bytes() == b"short"
+
+    write_file(svc, f"{scratch}\\other.txt", b"other")
+    with pytest.raises(smb.AlreadyExists):
+        svc.rename("data", path, f"{scratch}\\other.txt")
+    svc.rename("data", path, f"{scratch}\\renamed.bin")
+    assert not disk(testenv, path).exists() and disk(testenv, f"{scratch}\\renamed.bin").read_bytes() == b"short"
+    svc.rename("data", f"{scratch}\\renamed.bin", f"{scratch}\\other.txt", replace=True)
+    assert disk(testenv, f"{scratch}\\other.txt").read_bytes() == b"short"
+
+    folder = svc.mkdir("data", f"{scratch}\\sub")
+    assert folder.is_dir and disk(testenv, f"{scratch}\\sub").is_dir()
+    with pytest.raises(smb.AlreadyExists):
+        svc.mkdir("data", f"{scratch}\\sub")
+    write_file(svc, f"{scratch}\\sub\\inner.txt", b"inner")
+    with pytest.raises(smb.SmbError) as caught:
+        svc.delete("data", f"{scratch}\\sub")
+    assert caught.value.status_name == "STATUS_DIRECTORY_NOT_EMPTY"
+    svc.delete("data", f"{scratch}\\sub\\inner.txt")
+    svc.delete("data", f"{scratch}\\sub")
+    assert not disk(testenv, f"{scratch}\\sub").exists()
+    with pytest.raises(smb.NotFound):
+        svc.delete("data", f"{scratch}\\sub")
+
+
+def test_a_discarded_write_leaves_nothing_behind(svc, testenv, scratch):
+    handle = svc.create_file("data", f"{scratch}\\partial.tmp")
+    handle.write(0, b"half of it")
+    handle.discard()
+    assert not disk(testenv, f"{scratch}\\partial.tmp").exists()
+
+
+def test_server_side_copy_from_a_snapshot_gives_identical_bytes(svc, testenv, scratch):
+    oldest = snapshot_tokens(testenv)[-1]
+    source = DOCS + "\\big.log"
+    progress = []
+    copied = svc.server_side_copy("data", source, at(oldest), "data", f"{scratch}\\big.log", progress=progress.append)
+    expected = disk(testenv, source, oldest).read_bytes()
+    assert copied == len(expected) == progress[-1]
+    assert disk(testenv, f"{scratch}\\big.log").read_bytes() == expected
+
+    with pytest.raises(smb.AlreadyExists):  # the destination must be new
+        svc.server_side_copy("data", source, at(oldest), "data", f"{scratch}\\big.log")
+    with pytest.raises(smb.NotFound):
+        svc.server_side_copy("data", DOCS + "\\meeting-minutes.txt", at(oldest), "data", f"{scratch}\\x.txt")
+    assert not disk(testenv, f"{scratch}\\x.txt").exists()
+
+    # More than one request (16 x 1 MiB each), live to live, and an empty file.
+    big = os.urandom(40 * 1024 * 1024 + 3)
+    write_file(svc, f"{scratch}\\forty.bin", big)
+    progress.clear()
+    assert svc.server_side_copy("data", f"{scratch}\\forty.bin", None, "data", f"{scratch}\\forty-copy.bin",
+                                progress=progress.append) == len(big)
+    assert progress == [16 << 20, 32 << 20, len(big)]
+    assert disk(testenv, f"{scratch}\\forty-copy.bin").read_bytes() == big
+    write_file(svc, f"{scratch}\\empty.txt", b"")
+    assert svc.server_side_copy("data", f"{scratch}\\empty.txt", None, "data", f"{scratch}\\empty-copy.txt") == 0
+
+
+def test_alternate_data_streams_are_listed_and_readable(svc, testenv, scratch):
+    path = f"{scratch}\\downloaded.pdf"
+    zone = b"[ZoneTransfer]\r\nZoneId=3\r\n"
+    write_file(svc, path, b"%PDF-1.4\n")
+    write_file(svc, path + ":Zone.Identifier", zone)
+    assert svc.list_streams("data", path) == [("Zone.Identifier", len(zone))]
+    with svc.open_read("data", path + ":Zone.Identifier") as handle:
+        assert handle.read(0, 1000) == zone
+    xattrs = os.listxattr(disk(testenv, path))  # vfs_streams_xattr keeps a stream in a user.DosStream xattr
+    assert any(x.startswith("user.DosStream.Zone.Identifier") for x in xattrs)
+    assert svc.list_streams("data", scratch) == []
+
+    oldest = snapshot_tokens(testenv)[-1]  # the fixture's setup.pdf carries a Zone.Identifier in every snapshot
+    snap_file = disk(testenv, DOCS + "\\setup.pdf", oldest)
+    streams = svc.list_streams("data", DOCS + "\\setup.pdf", at=at(oldest))
+    assert [name for name, _ in streams] == ["Zone.Identifier"]
+    with svc.open_read("data", DOCS + "\\setup.pdf:Zone.Identifier", at=at(oldest)) as handle:
+        content = handle.read(0, 4096)
+    stored = os.getxattr(snap_file, "user.DosStream.Zone.Identifier:$DATA")
+    assert stored.rstrip(b"\0") == content and len(content) == streams[0][1]
+
+
+def test_snapshot_objects_are_never_opened_for_writing():
+    with pytest.raises(ValueError):
+        wire.create("x", access=wire.FILE_WRITE_DATA, at=datetime(2026, 1, 1, tzinfo=UTC))
