@@ -205,7 +205,7 @@ def build(estate: Estate) -> None:
 
     # Share roots: people may see the list of folders and reach their own; the service group and
     # the administrators have full control everywhere (as an estate grants its backup account).
-    for share in ("profiles", "data"):
+    for share in ("profiles", "data", "bench"):
         estate.set_sddl(share, "", f"O:BAG:DUD:P(A;OICI;{FULL};;;SY)(A;OICI;{FULL};;;BA)(A;OICI;{FULL};;;{svc})"
                                    f"(A;;{READ_EXECUTE};;;AU)(A;OICIIO;{FULL};;;CO)")
     for who in people:

@@ -1,0 +1,126 @@
+"""A file's timeline over 64 and 512 snapshots: vdiprotect's pipelined requests against the
+sequential one-open-per-snapshot method Windows Explorer's Previous Versions tab uses.
+
+Both ask the same questions of the same Samba server in the same run: for every snapshot, does
+the file exist then, with which size and last-write time, and what was its ACL then.
+  ours        previous_versions.versions(): every snapshot's CREATE(TWrp)+CLOSE and
+              CREATE(TWrp)+QUERY_INFO(security)+CLOSE sent without waiting (pipelined on the
+              one connection), then the ACL evaluated for alice's token.
+  sequential  for each snapshot in turn: open it (TWrp), read its attributes, close; open, read
+              its security descriptor, close; the next one only after the answer.
+cold: a new SMB connection and session and no cached snapshot list; warm: both reused.
+
+    scripts/bench timeline            (README: "Benchmarks")
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vdiprotect.settings")
+django.setup()
+
+from django.core.cache import cache  # noqa: E402
+
+from restore import identity, previous_versions as pv, smb  # noqa: E402
+from restore.access import FILE_ALL_ACCESS  # noqa: E402
+from restore.security import (  # noqa: E402
+    ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE, Ace, SecurityDescriptor,
+    build_security_descriptor, parse_security_descriptor,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+FILE = "alice\\timeline.txt"
+
+
+def prepare(snapshots: int, owner_sid: str) -> None:
+    """The bench share holds alice's folder with one file that changed every 8th snapshot, and
+    exactly ``snapshots`` snapshots (read-only copies, back-dated one hour apart)."""
+    share = Path(os.environ["TESTENV_SHARE_BENCH_PATH"])
+    snapdir = Path(os.environ["TESTENV_SHARE_BENCH_SNAPDIR"])
+    for old in snapdir.iterdir():
+        subprocess.run(["chmod", "-R", "u+w", str(old)], check=True)
+        shutil.rmtree(old)
+    client = smb.client_for("127.0.0.1")
+    if not (share / "alice").exists():
+        client.mkdir("bench", "alice")
+        sd = parse_security_descriptor(client.security_descriptor("bench", "alice"))
+        mine = Ace(ACCESS_ALLOWED_ACE_TYPE, OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE, FILE_ALL_ACCESS, owner_sid)
+        client.set_security_descriptor("bench", "alice", build_security_descriptor(
+            SecurityDescriptor(sd.owner, sd.group, (sd.dacl or ()) + (mine,), sd.control)))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=snapshots + 1)
+    for i in range(snapshots):
+        when = start + timedelta(hours=i)
+        if i % 8 == 0:
+            with client.create_file("bench", FILE, overwrite=True) as handle:
+                handle.write(0, f"version {i // 8}\n".encode() * (1 + i // 8))
+            stamp = (when - timedelta(minutes=5)).timestamp()
+            os.utime(share / "alice" / "timeline.txt", (stamp, stamp))
+        subprocess.run([str(REPO / "scripts" / "testenv"), "_take_snapshot", "bench",
+                        when.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True, capture_output=True)
+
+
+def ours(token, root) -> int:
+    return len(pv.versions(token, root, "timeline.txt"))
+
+
+def sequential(token, root) -> int:
+    """One snapshot after another, as Explorer does; the same ACL evaluation at the end."""
+    client = smb.client_for("127.0.0.1")
+    found = 0
+    for snapshot in pv.snapshots(root):
+        try:
+            client.stat("bench", FILE, at=snapshot.at)
+            sd = client.security_descriptor("bench", FILE, at=snapshot.at)
+        except smb.NotFound:
+            continue
+        found += pv._may_read(sd, token, False)
+    return found
+
+
+def timed(fn, *args, cold: bool) -> float:
+    if cold:
+        smb.reset_pool()
+        cache.clear()
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshots", type=int, nargs="+", default=[64, 512])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    view = identity.look_up("alice")
+    root = identity.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\bench\\alice")
+    print(f"{'snapshots':>9} {'cache':>5} {'ours (ms)':>10} {'sequential (ms)':>16} {'speed-up':>9}  rows")
+    for n in args.snapshots:
+        prepare(n, view.person.sid)
+        rows = ours(view.token, root)
+        assert rows == -(-n // 8), rows  # one row per distinct version; the live copy equals the newest
+        for cold in (True, False):
+            a = [timed(ours, view.token, root, cold=cold) for _ in range(args.rounds)]
+            b = [timed(sequential, view.token, root, cold=cold) for _ in range(args.rounds)]
+            ma, mb = statistics.median(a) * 1000, statistics.median(b) * 1000
+            print(f"{n:>9} {'cold' if cold else 'warm':>5} {ma:>10.1f} {mb:>16.1f} {mb / ma:>8.1f}x  {rows}")
+    print(f"(median of {args.rounds} rounds each; Samba {samba_version()} on loopback, "
+          f"{os.cpu_count()} cores)")
+
+
+def samba_version() -> str:
+    return subprocess.run(["samba", "--version"], capture_output=True, text=True).stdout.split()[-1]
+
+
+if __name__ == "__main__":
+    main()
