@@ -9,7 +9,7 @@ Everything else uses these names::
 """
 
 from .client import Client, client_for, service_credentials, settings_options
-from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, SmbError
+from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, SmbError, Unreachable
 from .handles import MAX_CHUNK, ReadHandle, WriteHandle
 from .pool import reset_pool
 from .types import Credentials, Entry, Snapshot
@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "ReadHandle",
     "SmbError",
+    "Unreachable",
     "Snapshot",
     "WriteHandle",
     "client_for",

@@ -56,6 +56,20 @@ class ChangesMixin:
 
         return self._run(share, run, path=path, action="create folder", idempotent=False)
 
+    def makedirs(self, share: str, path: str) -> list[str]:
+        """Create ``path`` and any missing parents; returns the folders it created, outermost first
+        (so a caller can remove exactly those again). Existing folders are left as they are."""
+        created = []
+        parts = [p for p in path.split("\\") if p]
+        for depth in range(1, len(parts) + 1):
+            folder = "\\".join(parts[:depth])
+            try:
+                self.mkdir(share, folder)
+                created.append(folder)
+            except errors.AlreadyExists:
+                continue
+        return created
+
     def delete(self, share: str, path: str) -> None:
         """Delete a file, a stream or an empty folder."""
         disposition = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_DISPOSITION_INFORMATION,

@@ -82,7 +82,13 @@ class Client(ChangesMixin):
         """Run ``fn`` against the share; when the connection (or session) turns out to be gone,
         reconnect and run it once more — always for reads, for changes only if nothing was sent."""
         for attempt in (1, 2):
-            exchange = self._exchange(share)
+            try:
+                exchange = self._exchange(share)  # the pool drops what fails while connecting
+            except errors.ConnectionLost as err:
+                if attempt == 1 and not isinstance(err, errors.Unreachable):  # a dead server: fail fast
+                    log.info("SMB %s of %s\\%s: %s; retrying on a new connection", action, share, path, err)
+                    continue
+                raise
             try:
                 return fn(exchange)
             except Exception as exc:

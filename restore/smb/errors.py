@@ -46,6 +46,10 @@ class ConnectionLost(SmbError):
     """The connection or session went away or timed out; the operation may be retried."""
 
 
+class Unreachable(ConnectionLost):
+    """No connection to the file server could be made (refused, timed out, name unknown)."""
+
+
 # Statuses smbprotocol has no constant for (values from [MS-ERREF] 2.3.1).
 _EXTRA_STATUS = {
     0xC00000A2: "STATUS_MEDIA_WRITE_PROTECTED",

@@ -69,7 +69,7 @@ class Pool:
 
     def tree(self, server: str, share: str, credentials: Credentials, options: Options) -> TreeConnect:
         """A connected tree for (server, share) as ``credentials``: reused, or (re)built now."""
-        server_key = (server.lower(), options.port)
+        server_key = _server_key(server, options)
         session_key = server_key + credentials.identity
         tree_key = session_key + (share.lower(),)
         with self._server_lock(server_key):
@@ -84,15 +84,23 @@ class Pool:
             if connection is None:
                 connection = self._connect(server, options)
                 self._connections[server_key] = connection
-            session = self._sessions.get(session_key)
-            if session is None:
-                session = self._session(connection, credentials, options)
-                self._sessions[session_key] = session
-            tree = TreeConnect(session, rf"\\{server}\{share}")
             try:
-                tree.connect()
-            except Exception as exc:
-                raise errors.translate(exc, path=share, action="connect to share") from exc
+                session = self._sessions.get(session_key)
+                if session is None:
+                    session = self._session(connection, credentials, options)
+                    self._sessions[session_key] = session
+                tree = TreeConnect(session, rf"\\{server}\{share}")
+                try:
+                    tree.connect()
+                except Exception as exc:
+                    raise errors.translate(exc, path=share, action="connect to share") from exc
+            except errors.ConnectionLost as err:
+                # Do not keep what just failed: the next call starts from a new session or connection.
+                if err.status is not None and alive(connection):
+                    self._sessions.pop(session_key, None)
+                else:
+                    self._forget_connection(server_key)
+                raise
             self._trees[tree_key] = tree
             return tree
 
@@ -102,7 +110,7 @@ class Pool:
         server itself answered that the session is gone (``session_only``), otherwise the whole
         connection. ``connection`` limits the drop to that connection object (another thread may
         already have replaced it)."""
-        server_key = (server.lower(), options.port)
+        server_key = _server_key(server, options)
         with self._server_lock(server_key):
             current = self._connections.get(server_key)
             if current is None or (connection is not None and current is not connection):
@@ -130,7 +138,7 @@ class Pool:
 
     def connection_for(self, server: str, options: Options) -> Connection | None:
         """The pooled connection (tests use it to cut the transport underneath)."""
-        return self._connections.get((server.lower(), options.port))
+        return self._connections.get(_server_key(server, options))
 
     # --- building -------------------------------------------------------------------------------
 
@@ -144,7 +152,10 @@ class Pool:
             connection.connect(timeout=options.timeout)
         except Exception as exc:
             _quietly_disconnect(connection)
-            raise errors.translate(exc, path=server, action="connect to file server") from exc
+            err = errors.translate(exc, path=f"{server}:{options.port}", action="connect to file server")
+            if isinstance(err, errors.ConnectionLost):
+                err = errors.Unreachable(str(err))
+            raise err from exc
         # Pipelined requests are small writes in a row: without TCP_NODELAY, Nagle holds each one
         # back until the previous is acknowledged, which costs a round trip (or a 40-200 ms delayed ACK).
         sock = getattr(connection.transport, "_sock", None)
@@ -166,10 +177,16 @@ class Pool:
     def _forget_connection(self, server_key: tuple) -> None:
         connection = self._connections.pop(server_key, None)
         for table in (self._sessions, self._trees):
-            for key in [k for k in table if k[:2] == server_key]:
+            for key in [k for k in table if k[: len(server_key)] == server_key]:
                 del table[key]
         if connection is not None:
             _quietly_disconnect(connection)
+
+
+def _server_key(server: str, options: Options) -> tuple:
+    # Signing and encryption are settings of the whole process, so in practice this is one
+    # connection per (server, port); a client built with other options must not borrow it.
+    return (server.lower(), options.port, options.require_signing, options.encrypt)
 
 
 def _quietly_disconnect(connection: Connection) -> None:

@@ -360,6 +360,7 @@ def test_many_variants_pipeline_instead_of_one_round_trip_each(slow_link, testen
     print(f"security_descriptors_many over {len(children)} paths, 4 ms RTT: pipelined {pipelined * 1000:.0f} ms, "
           f"one round trip each {sequential * 1000:.0f} ms")
     assert sds == singles
+    assert pipelined < sequential / 2
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -450,6 +451,26 @@ def test_user_sessions_are_separate_and_denied_what_their_acl_denies(svc, alice_
         alice_smb.sha256("data", path)
     assert alice_smb.sha256("data", path, at=oldest) == hashlib.sha256(
         disk(testenv, path, snapshot_tokens(testenv)[-1]).read_bytes()).hexdigest()
+
+
+def test_an_unreachable_server_fails_fast_without_a_retry(settings, testenv):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind((SERVER, 0))
+        settings.SMB_PORT = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(smb.Unreachable):
+        smb.client_for(SERVER).stat("data", "")
+    assert time.monotonic() - started < 2
+
+
+def test_encrypted_sessions_read_the_same_bytes_on_their_own_connection(settings, svc, testenv):
+    svc.stat("data", DOCS)
+    settings.SMB_ENCRYPT = True
+    encrypted = smb.client_for(SERVER)
+    path = DOCS + "\\big.log"
+    assert encrypted.sha256("data", path) == hashlib.sha256(disk(testenv, path).read_bytes()).hexdigest()
+    assert encrypted.pool.tree(SERVER, "data", encrypted.credentials, encrypted.options).session.encrypt_data
+    assert encrypted.pool.connection_for(SERVER, encrypted.options) is not svc.pool.connection_for(SERVER, svc.options)
 
 
 def test_wrong_password_fails_sign_in_without_touching_other_sessions(svc, testenv):
@@ -554,6 +575,13 @@ def test_server_side_copy_from_a_snapshot_gives_identical_bytes(svc, testenv, sc
     write_file(svc, f"{scratch}\\empty.txt", b"")
     assert svc.server_side_copy("data", f"{scratch}\\empty.txt", None, "data", f"{scratch}\\empty-copy.txt") == 0
 
+    # From another share's snapshot (same server, same session).
+    profile_token = sorted((p.name for p in testenv.snapdir("profiles").iterdir()), reverse=True)[-1]
+    source = "alice.V6\\NTUSER.DAT"
+    copied = svc.server_side_copy("profiles", source, at(profile_token), "data", f"{scratch}\\NTUSER.DAT")
+    expected = (testenv.snapdir("profiles") / profile_token / "alice.V6" / "NTUSER.DAT").read_bytes()
+    assert copied == len(expected) and disk(testenv, f"{scratch}\\NTUSER.DAT").read_bytes() == expected
+
 
 def test_alternate_data_streams_are_listed_and_readable(svc, testenv, scratch):
     path = f"{scratch}\\downloaded.pdf"
@@ -580,3 +608,26 @@ def test_alternate_data_streams_are_listed_and_readable(svc, testenv, scratch):
 def test_snapshot_objects_are_never_opened_for_writing():
     with pytest.raises(ValueError):
         wire.create("x", access=wire.FILE_WRITE_DATA, at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, testenv, scratch):
+    """Samba resolves the parent folders of a TWrp open in the live tree (it opens the parent with
+    no timewarp and only the last component in the snapshot). A folder deleted since can be listed
+    at a snapshot, but nothing inside it can be opened until its parents exist live again: a
+    restore recreates them first (``makedirs``), then copies from the snapshot."""
+    svc.makedirs("data", f"{scratch}\\gone\\deeper")
+    write_file(svc, f"{scratch}\\gone\\deeper\\kept.txt", b"kept in the snapshot\n")
+    when = at(testenv.snapshot("data"))
+    _remove_tree(svc, f"{scratch}\\gone")
+
+    assert [e.name for e in svc.list_dir("data", f"{scratch}\\gone", at=when)] == ["deeper"]
+    with pytest.raises(smb.NotFound) as caught:
+        svc.stat("data", f"{scratch}\\gone\\deeper\\kept.txt", at=when)
+    assert caught.value.status_name == "STATUS_OBJECT_PATH_NOT_FOUND"
+    assert svc.security_descriptors_many("data", [f"{scratch}\\gone\\deeper"], at=when) == {
+        f"{scratch}\\gone\\deeper": None}
+
+    assert svc.makedirs("data", f"{scratch}\\gone\\deeper") == [f"{scratch}\\gone", f"{scratch}\\gone\\deeper"]
+    assert svc.server_side_copy("data", f"{scratch}\\gone\\deeper\\kept.txt", when,
+                                "data", f"{scratch}\\gone\\deeper\\kept.txt") == 21
+    assert disk(testenv, f"{scratch}\\gone\\deeper\\kept.txt").read_bytes() == b"kept in the snapshot\n"
