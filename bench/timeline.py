@@ -9,6 +9,8 @@ the file exist then, with which size and last-write time, and what was its ACL t
   sequential  for each snapshot in turn: open it (TWrp), read its attributes, close; open, read
               its security descriptor, close; the next one only after the answer.
 cold: a new SMB connection and session and no cached snapshot list; warm: both reused.
+rtt: 0 is plain loopback; other values put bench/slowlink.py (a delaying TCP proxy) between client
+and Samba, as a LAN or WAN would be.
 
     scripts/bench timeline            (README: "Benchmarks")
 """
@@ -32,6 +34,8 @@ django.setup()
 from django.core.cache import cache  # noqa: E402
 
 from restore import identity, previous_versions as pv, smb  # noqa: E402
+from bench.slowlink import SlowLink  # noqa: E402
+from django.conf import settings  # noqa: E402
 from restore.access import FILE_ALL_ACCESS  # noqa: E402
 from restore.security import (  # noqa: E402
     ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE, Ace, SecurityDescriptor,
@@ -101,20 +105,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, nargs="+", default=[64, 512])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rtt-ms", type=float, nargs="+", default=[0, 4])
     args = parser.parse_args()
 
     view = identity.look_up("alice")
     root = identity.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\bench\\alice")
-    print(f"{'snapshots':>9} {'cache':>5} {'ours (ms)':>10} {'sequential (ms)':>16} {'speed-up':>9}  rows")
+    print(f"{'snapshots':>9} {'rtt':>5} {'cache':>5} {'ours (ms)':>10} {'sequential (ms)':>16} {'speed-up':>9}  rows")
     for n in args.snapshots:
         prepare(n, view.person.sid)
-        rows = ours(view.token, root)
-        assert rows == -(-n // 8), rows  # one row per distinct version; the live copy equals the newest
-        for cold in (True, False):
-            a = [timed(ours, view.token, root, cold=cold) for _ in range(args.rounds)]
-            b = [timed(sequential, view.token, root, cold=cold) for _ in range(args.rounds)]
-            ma, mb = statistics.median(a) * 1000, statistics.median(b) * 1000
-            print(f"{n:>9} {'cold' if cold else 'warm':>5} {ma:>10.1f} {mb:>16.1f} {mb / ma:>8.1f}x  {rows}")
+        for rtt in args.rtt_ms:
+            link = SlowLink(delay=rtt / 2000) if rtt else None
+            settings.SMB_PORT = link.port if link else 445
+            rows = ours(view.token, root)
+            assert rows == -(-n // 8), rows  # one row per distinct version; the live copy equals the newest
+            for cold in (True, False):
+                a = [timed(ours, view.token, root, cold=cold) for _ in range(args.rounds)]
+                b = [timed(sequential, view.token, root, cold=cold) for _ in range(args.rounds)]
+                ma, mb = statistics.median(a) * 1000, statistics.median(b) * 1000
+                print(f"{n:>9} {rtt:>3g}ms {'cold' if cold else 'warm':>5} {ma:>10.1f} {mb:>16.1f} "
+                      f"{mb / ma:>8.1f}x  {rows}", flush=True)
+            smb.reset_pool()
+            if link:
+                link.close()
     print(f"(median of {args.rounds} rounds each; Samba {samba_version()} on loopback, "
           f"{os.cpu_count()} cores)")
 

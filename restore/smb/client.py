@@ -105,11 +105,11 @@ class Client(ChangesMixin):
                 raise err from exc
         raise AssertionError("unreachable")
 
-    def _single(self, share: str, path: str, at: datetime | None, access: int, action: str, *middle,
-                options: int = 0) -> list[wire.Reply]:
+    def _single(self, share: str, path: str, at: datetime | None, access: int, action: str,
+                *middle) -> list[wire.Reply]:
         """One related compound CREATE + ``middle`` + CLOSE; raises on a failed CREATE/middle."""
         def run(ex: wire.Exchange):
-            replies = ex.call(wire.create(path, access=access, at=at, options=options), *middle, wire.close())
+            replies = ex.call(wire.create(path, access=access, at=at), *middle, wire.close())
             for reply in replies[:-1]:
                 reply.check(path, action)
             return replies
@@ -203,7 +203,8 @@ class Client(ChangesMixin):
         """{at: SD bytes or None when the object does not exist then}, all snapshots in one pipeline."""
         ats = list(dict.fromkeys(ats))
         replies = self._many(share, ats, lambda at: self._sd_compound(path, at), "read permissions")
-        return {at: self._or_none(r[1], path, "read permissions", wire.Reply.buffer, r[0]) for at, r in zip(ats, replies)}
+        return {at: self._or_none(r[1], path, "read permissions", wire.Reply.buffer, r[0])
+                for at, r in zip(ats, replies)}
 
     def set_security_descriptor(self, share: str, path: str, sd: bytes, info: int = DACL) -> None:
         """Write parts of a live object's SD (``info``: 0x1 owner, 0x2 group, 0x4 DACL, 0x8 SACL)."""
@@ -236,8 +237,7 @@ class Client(ChangesMixin):
         def run(ex: wire.Exchange) -> ReadHandle:
             (opened,) = ex.call(wire.create(path, access=access, at=at, options=wire.NON_DIRECTORY))
             opened.check(path, "open")
-            return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)),
-                              share, path)
+            return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)), share, path)
 
         return self._run(share, run, path=path, action="open")
 

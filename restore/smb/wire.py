@@ -81,8 +81,9 @@ FILE_ATTRIBUTE_NORMAL = 0x80
 DIRECTORY = 0x1
 NON_DIRECTORY = 0x40
 
-SNAPSHOT_WRITE_ACCESS = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE | \
-    WRITE_DAC | WRITE_OWNER
+GENERIC_ALL, GENERIC_WRITE, MAXIMUM_ALLOWED = 0x10000000, 0x40000000, 0x02000000
+SNAPSHOT_WRITE_ACCESS = (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE
+                         | WRITE_DAC | WRITE_OWNER | GENERIC_ALL | GENERIC_WRITE | MAXIMUM_ALLOWED)
 
 
 def create(path: str, *, access: int, at: datetime | None = None, disposition: int = CreateDisposition.FILE_OPEN,
@@ -91,7 +92,7 @@ def create(path: str, *, access: int, at: datetime | None = None, disposition: i
 
     A snapshot is opened with the TWrp create context (@GMT path tokens do not work over SMB2 against
     smbd) and read access only: a snapshot is history."""
-    if at is not None and access & SNAPSHOT_WRITE_ACCESS:
+    if at is not None and (access & SNAPSHOT_WRITE_ACCESS or disposition != CreateDisposition.FILE_OPEN):
         raise ValueError("snapshot objects are opened for reading only")
     req = SMB2CreateRequest()
     req["impersonation_level"] = ImpersonationLevel.Impersonation

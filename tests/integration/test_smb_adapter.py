@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import socket
 import struct
 import threading
@@ -19,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from bench.slowlink import SlowLink
 
 from restore import smb
 from restore.smb import client as client_module
@@ -261,106 +262,51 @@ def test_many_variants_are_safe_from_several_threads_at_once(svc, testenv):
     assert not failures and len(results) == 160 and all(r == expected for r in results)
 
 
-class SlowLink:
-    """A TCP proxy to Samba that delays every packet ``delay`` seconds each way: a real network's
-    latency, on loopback. (Loopback answers in microseconds, which hides what pipelining saves.)"""
-
-    def __init__(self, delay: float, upstream=(SERVER, 445)):
-        self.delay, self.upstream = delay, upstream
-        self.listener = socket.create_server((SERVER, 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = [self.listener]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                downstream, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.upstream)
-            for s in (downstream, upstream):  # as servers do: no Nagle delays on top of the latency
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.sockets += [downstream, upstream]
-            for src, dst in ((downstream, upstream), (upstream, downstream)):
-                pending: queue.Queue = queue.Queue()
-                threading.Thread(target=self._receive, args=(src, pending), daemon=True).start()
-                threading.Thread(target=self._deliver, args=(dst, pending), daemon=True).start()
-
-    def _receive(self, src, pending):
-        while True:
-            try:
-                data = src.recv(1 << 20)
-            except OSError:
-                data = b""
-            pending.put((time.monotonic() + self.delay, data))
-            if not data:
-                return
-
-    def _deliver(self, dst, pending):
-        while True:
-            due, data = pending.get()
-            time.sleep(max(0.0, due - time.monotonic()))
-            try:
-                if not data:
-                    dst.shutdown(socket.SHUT_WR)
-                    return
-                dst.sendall(data)
-            except OSError:
-                return
-
-    def close(self):
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
 @pytest.fixture
 def slow_link(settings, testenv):
-    link = SlowLink(delay=0.002)  # 4 ms round trip, a LAN across a couple of switches and a firewall
+    link = SlowLink(delay=0.05, upstream=(SERVER, 445))  # 100 ms round trip: requests in flight are countable
     settings.SMB_PORT = link.port
     yield link
     smb.reset_pool()
     link.close()
 
 
+def requests_in_flight_before_first_answer(events, requests: int) -> float:
+    """How many requests' worth of bytes had crossed the link before the first answer came back."""
+    first_answer = next(i for i, (direction, _) in enumerate(events) if direction == "down")
+    sent = sum(n for direction, n in events if direction == "up")
+    before = sum(n for direction, n in events[:first_answer] if direction == "up")
+    return before / (sent / requests)
+
+
 def test_many_variants_pipeline_instead_of_one_round_trip_each(slow_link, testenv):
+    """With 50 ms each way, a client that waited for each answer would have one request on the wire
+    when the first answer arrives; the many-variants send on without waiting. (How much faster that
+    is, is measured by scripts/bench timeline, not asserted here.)"""
     svc = smb.client_for(SERVER)
     assert svc.options.port == slow_link.port
     path = DOCS + "\\notes.txt"
     real = [at(t) for t in snapshot_tokens(testenv)]
-    times = real + [real[0] - timedelta(hours=h) for h in range(1, 101 - len(real))]  # 100 points in time
+    times = real + [real[0] - timedelta(hours=h) for h in range(1, 41 - len(real))]  # 40 points in time
     svc.stat("data", path)  # connect, sign in, tree connect
 
-    started = time.perf_counter()
+    mark = len(slow_link.events)
     many = svc.stat_at_many("data", path, times)
-    pipelined = time.perf_counter() - started
-    started = time.perf_counter()
+    assert requests_in_flight_before_first_answer(slow_link.events[mark:], len(times)) >= 10
     one_by_one = {}
-    for when in times:
+    for when in real + times[len(real):len(real) + 3]:
         try:
             one_by_one[when] = svc.stat("data", path, at=when)
         except smb.NotFound:
             one_by_one[when] = None
-    sequential = time.perf_counter() - started
-    print(f"\nstat_at_many over {len(times)} times, 4 ms RTT: pipelined {pipelined * 1000:.0f} ms, "
-          f"one round trip each {sequential * 1000:.0f} ms")
-    assert many == one_by_one and sum(v is not None for v in many.values()) == len(real)
-    assert pipelined < sequential / 3
+    assert {w: many[w] for w in one_by_one} == one_by_one
+    assert sum(v is not None for v in many.values()) == len(real)
 
     children = [f"{DOCS}\\{e.name}" for e in svc.list_dir("data", DOCS)]
-    started = time.perf_counter()
+    mark = len(slow_link.events)
     sds = svc.security_descriptors_many("data", children * 8)  # duplicates collapse
-    pipelined = time.perf_counter() - started
-    started = time.perf_counter()
-    singles = {c: svc.security_descriptor("data", c) for c in children}
-    sequential = time.perf_counter() - started
-    print(f"security_descriptors_many over {len(children)} paths, 4 ms RTT: pipelined {pipelined * 1000:.0f} ms, "
-          f"one round trip each {sequential * 1000:.0f} ms")
-    assert sds == singles
-    assert pipelined < sequential / 2
+    assert requests_in_flight_before_first_answer(slow_link.events[mark:], len(children)) >= min(10, len(children))
+    assert sds == {c: svc.security_descriptor("data", c) for c in children}
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -606,8 +552,29 @@ def test_alternate_data_streams_are_listed_and_readable(svc, testenv, scratch):
 
 
 def test_snapshot_objects_are_never_opened_for_writing():
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    for access in (wire.FILE_WRITE_DATA, wire.DELETE, wire.WRITE_DAC, wire.GENERIC_WRITE, wire.MAXIMUM_ALLOWED):
+        with pytest.raises(ValueError):
+            wire.create("x", access=access, at=when)
     with pytest.raises(ValueError):
-        wire.create("x", access=wire.FILE_WRITE_DATA, at=datetime(2026, 1, 1, tzinfo=UTC))
+        wire.create("x", access=wire.READ, at=when, disposition=wire.CreateDisposition.FILE_OVERWRITE_IF)
+    assert wire.create("x", access=wire.READ, at=when)
+
+
+PROBE = "deleted-parent-probe"
+
+
+def snapshot_with_a_deleted_folder(svc, testenv, scratch) -> str:
+    """A snapshot holding ``scratch\\PROBE\\deeper\\kept.txt`` (gone live): made once per test domain,
+    then reused, so test runs do not pile up snapshots."""
+    for token in snapshot_tokens(testenv):
+        if disk(testenv, f"{scratch}\\{PROBE}\\deeper\\kept.txt", token).exists():
+            return token
+    svc.makedirs("data", f"{scratch}\\{PROBE}\\deeper")
+    write_file(svc, f"{scratch}\\{PROBE}\\deeper\\kept.txt", b"kept in the snapshot\n")
+    token = testenv.snapshot("data")
+    _remove_tree(svc, f"{scratch}\\{PROBE}")
+    return token
 
 
 def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, testenv, scratch):
@@ -615,19 +582,15 @@ def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, 
     no timewarp and only the last component in the snapshot). A folder deleted since can be listed
     at a snapshot, but nothing inside it can be opened until its parents exist live again: a
     restore recreates them first (``makedirs``), then copies from the snapshot."""
-    svc.makedirs("data", f"{scratch}\\gone\\deeper")
-    write_file(svc, f"{scratch}\\gone\\deeper\\kept.txt", b"kept in the snapshot\n")
-    when = at(testenv.snapshot("data"))
-    _remove_tree(svc, f"{scratch}\\gone")
+    when = at(snapshot_with_a_deleted_folder(svc, testenv, scratch))
+    gone = f"{scratch}\\{PROBE}"
 
-    assert [e.name for e in svc.list_dir("data", f"{scratch}\\gone", at=when)] == ["deeper"]
+    assert [e.name for e in svc.list_dir("data", gone, at=when)] == ["deeper"]  # its parent exists live
     with pytest.raises(smb.NotFound) as caught:
-        svc.stat("data", f"{scratch}\\gone\\deeper\\kept.txt", at=when)
+        svc.stat("data", f"{gone}\\deeper\\kept.txt", at=when)
     assert caught.value.status_name == "STATUS_OBJECT_PATH_NOT_FOUND"
-    assert svc.security_descriptors_many("data", [f"{scratch}\\gone\\deeper"], at=when) == {
-        f"{scratch}\\gone\\deeper": None}
+    assert svc.security_descriptors_many("data", [f"{gone}\\deeper"], at=when) == {f"{gone}\\deeper": None}
 
-    assert svc.makedirs("data", f"{scratch}\\gone\\deeper") == [f"{scratch}\\gone", f"{scratch}\\gone\\deeper"]
-    assert svc.server_side_copy("data", f"{scratch}\\gone\\deeper\\kept.txt", when,
-                                "data", f"{scratch}\\gone\\deeper\\kept.txt") == 21
-    assert disk(testenv, f"{scratch}\\gone\\deeper\\kept.txt").read_bytes() == b"kept in the snapshot\n"
+    assert svc.makedirs("data", f"{gone}\\deeper") == [gone, f"{gone}\\deeper"]
+    assert svc.server_side_copy("data", f"{gone}\\deeper\\kept.txt", when, "data", f"{gone}\\deeper\\kept.txt") == 21
+    assert disk(testenv, f"{gone}\\deeper\\kept.txt").read_bytes() == b"kept in the snapshot\n"
