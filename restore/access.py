@@ -4,8 +4,8 @@ We read as the service account, so what a person may see or do is decided here, 
 server's AccessCheck would decide it for them ([MS-DTYP] 2.5.3.2, via [MS-FSA] 2.1.4.14):
 
 - ACEs are walked in order; inherit-only ACEs (INHERIT_ONLY_ACE) are skipped; an ACE applies when
-  its SID is one of the token's SIDs, or it is OWNER RIGHTS (S-1-3-4) and the token holds the
-  descriptor's owner SID.
+  its SID is one of the token's SIDs (but see :data:`DENY_ONLY_SIDS` below), or it is OWNER RIGHTS
+  (S-1-3-4) and the token holds the descriptor's owner SID.
 - Generic rights in an ACE mask are mapped with the file generic mapping (GENERIC_READ ->
   FILE_GENERIC_READ and so on, as the file server maps them).
 - A deny ACE removes the rights not yet granted; an allow ACE grants the rights not yet denied.
@@ -16,12 +16,19 @@ server's AccessCheck would decide it for them ([MS-DTYP] 2.5.3.2, via [MS-FSA] 2
 - A NULL DACL (SE_DACL_PRESENT with no ACL) grants every file right; an empty DACL grants
   nothing but the owner's implicit rights.
 
-Two deliberate choices, both erring towards "not allowed" when the server's answer cannot be known:
+Three deliberate choices, all erring towards "not allowed" when the server's answer cannot be known:
+
+- Some SIDs may or may not be in the file server's token for a person's network logon, depending
+  on the server and on how the session authenticated, and AD's tokenGroups cannot tell us which
+  (:data:`DENY_ONLY_SIDS`: This Organization, NTLM Authentication, the asserted-identity SIDs,
+  Pre-Windows 2000 Compatible Access). They count for deny ACEs and never for allow ACEs, like a
+  token's SE_GROUP_USE_FOR_DENY_ONLY groups, whether or not the token lists them.
 
 - ACE types we cannot evaluate are never allowing. The *deny* ones — ACCESS_DENIED_OBJECT (which
   Samba's file server applies as a plain deny), ACCESS_DENIED_CALLBACK and
   ACCESS_DENIED_CALLBACK_OBJECT (conditional ACEs: an UNKNOWN condition denies, [MS-DTYP]
-  2.4.4.17.3) — deny as if unconditional. The *allow* ones (object, callback) grant nothing; audit,
+  2.4.4.17.3) — deny as if unconditional. (Samba 4.17 skips callback ACEs altogether, so there we
+  may refuse what the server allows, never the reverse.) The *allow* ones (object, callback) grant nothing; audit,
   alarm, label and other system ACEs do nothing in a DACL.
 - A descriptor with SE_DACL_PRESENT clear carries no DACL information (the query did not ask for
   it). Windows would treat it as a NULL DACL; Samba's se_access_check grants only the owner's
@@ -94,6 +101,25 @@ OWNER_RIGHTS = "S-1-3-4"
 NETWORK = "S-1-5-2"
 AUTHENTICATED_USERS = "S-1-5-11"
 THIS_ORGANIZATION = "S-1-5-15"
+NTLM_AUTHENTICATION = "S-1-5-64-10"
+AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY = "S-1-18-1"
+SERVICE_ASSERTED_IDENTITY = "S-1-18-2"
+PRE_WINDOWS_2000_COMPATIBLE_ACCESS = "S-1-5-32-554"
+
+# SIDs whose presence in the file server's token we cannot know: they deny, never allow (see the
+# module docstring). Measured against Samba 4.17 by tests/integration/test_access_differential.py:
+# - This Organization: Windows puts it in a same-forest network logon's token; Samba does not.
+# - NTLM Authentication: in the token of an NTLM logon (Samba's too), not of a Kerberos one.
+# - The asserted-identity SIDs: Windows adds one to a Kerberos logon's token, never to an NTLM one.
+# - Pre-Windows 2000 Compatible Access: a BUILTIN alias whose members are usually well-known SIDs
+#   (Authenticated Users, Everyone) that tokenGroups does not expand; Samba's token holds it.
+DENY_ONLY_SIDS = frozenset({
+    THIS_ORGANIZATION,
+    NTLM_AUTHENTICATION,
+    AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY,
+    SERVICE_ASSERTED_IDENTITY,
+    PRE_WINDOWS_2000_COMPATIBLE_ACCESS,
+})
 
 _ALLOW_TYPES = frozenset({ACCESS_ALLOWED_ACE_TYPE})
 _DENY_TYPES = frozenset({
@@ -124,11 +150,14 @@ def network_logon_sids() -> list[str]:
 
     - Everyone (S-1-1-0) and Authenticated Users (S-1-5-11): every authenticated logon.
     - NETWORK (S-1-5-2): the logon came over the network (SMB), not interactively.
-    - This Organization (S-1-5-15): the account is from the server's own forest.
+    - This Organization (S-1-5-15): the account is from the server's own forest. Windows puts it in
+      the token, Samba does not: it is in :data:`DENY_ONLY_SIDS`, so it may deny but never allows.
 
     Left out on purpose: BUILTIN groups (S-1-5-32-*, e.g. Users, whose membership is the
     server's own local business), and the logon-type SIDs that depend on how the session was
     authenticated (NTLM Authentication S-1-5-64-10, the Kerberos asserted-identity S-1-18-*).
+    Those of them a deny ACE may name are in :data:`DENY_ONLY_SIDS`, which the check applies to
+    deny ACEs whether or not a token lists them.
     """
     return [EVERYONE, AUTHENTICATED_USERS, NETWORK, THIS_ORGANIZATION]
 
@@ -147,8 +176,10 @@ def map_generic(mask: int) -> int:
 def access_mask(sd: SecurityDescriptor, token: Token) -> int:
     """The rights ``token`` is granted on an object with descriptor ``sd``: AccessCheck with
     MAXIMUM_ALLOWED ([MS-DTYP] 2.5.3.2). Only file rights (FILE_ALL_ACCESS bits) are returned."""
-    sids = token.sids
-    is_owner = sd.owner is not None and sd.owner in sids
+    allowing = token.sids - DENY_ONLY_SIDS  # what allow ACEs (and ownership's rights) are matched against
+    denying = token.sids | DENY_ONLY_SIDS  # what deny ACEs are matched against
+    is_owner = sd.owner is not None and sd.owner in allowing
+    may_be_owner = sd.owner is not None and sd.owner in denying  # for OWNER RIGHTS denies
     if sd.dacl is None:
         if sd.dacl_present:  # NULL DACL: no protection at all
             return FILE_ALL_ACCESS
@@ -160,13 +191,13 @@ def access_mask(sd: SecurityDescriptor, token: Token) -> int:
     for ace in sd.dacl:
         if ace.flags & INHERIT_ONLY_ACE:
             continue
-        if not (ace.sid in sids or (ace.sid == OWNER_RIGHTS and is_owner)):
-            continue
         mask = map_generic(ace.mask)
         if ace.type in _ALLOW_TYPES:
-            granted |= mask & ~denied
+            if ace.sid in allowing or (ace.sid == OWNER_RIGHTS and is_owner):
+                granted |= mask & ~denied
         elif ace.type in _DENY_TYPES:
-            denied |= mask & ~granted
+            if ace.sid in denying or (ace.sid == OWNER_RIGHTS and may_be_owner):
+                denied |= mask & ~granted
     return granted & FILE_ALL_ACCESS
 
 

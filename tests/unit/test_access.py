@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from restore.access import (
     AUTHENTICATED_USERS,
     DELETE,
+    DENY_ONLY_SIDS,
     EVERYONE,
     FILE_ADD_FILE,
     FILE_ADD_SUBDIRECTORY,
@@ -24,9 +25,12 @@ from restore.access import (
     GENERIC_WRITE,
     MAXIMUM_ALLOWED,
     NETWORK,
+    NTLM_AUTHENTICATION,
     OWNER_RIGHTS,
+    PRE_WINDOWS_2000_COMPATIBLE_ACCESS,
     READ_CONTROL,
     SYNCHRONIZE,
+    THIS_ORGANIZATION,
     WRITE_DAC,
     WRITE_OWNER,
     Token,
@@ -253,6 +257,33 @@ def test_a_deny_for_network_logons_applies_to_portal_users():
     assert not can_read_file(sd(deny(NETWORK, FILE_READ_DATA), allow(ALICE, FILE_READ_DATA)), alice)
 
 
+# --- SIDs the file server's token may or may not hold (found by the differential harness) ------------------
+
+
+def test_this_organization_is_in_the_token_but_never_allows():
+    # Windows puts it in a network logon's token, Samba 4.17 does not: an allow for it opens nothing there.
+    assert THIS_ORGANIZATION in alice.sids
+    assert not can_read_file(sd(allow(THIS_ORGANIZATION, FILE_READ_DATA)), alice)
+    assert not can_read_file(sd(deny(THIS_ORGANIZATION, FILE_READ_DATA), allow(EVERYONE, FILE_READ_DATA)), alice)
+
+
+@pytest.mark.parametrize("sid", [NTLM_AUTHENTICATION, PRE_WINDOWS_2000_COMPATIBLE_ACCESS])
+def test_sids_missing_from_tokengroups_still_deny(sid):
+    # Samba's token for an NTLM session holds both; AD's tokenGroups lists neither.
+    assert sid not in alice.sids
+    assert not can_read_file(sd(deny(sid, FILE_READ_DATA), allow(EVERYONE, FILE_READ_DATA)), alice)
+    assert not can_read_file(sd(deny(sid, FILE_READ_DATA), allow(CAROL, FILE_READ_DATA)), carol_bare)
+    assert not can_read_file(sd(allow(sid, FILE_READ_DATA)), alice)
+    assert can_read_file(sd(allow(EVERYONE, FILE_READ_DATA), deny(sid, FILE_READ_DATA)), alice)  # order still counts
+
+
+def test_an_owner_that_may_not_be_in_the_token_gets_no_owner_rights():
+    acl = sd(allow(EVERYONE, FILE_READ_DATA), owner=NTLM_AUTHENTICATION)
+    assert access_mask(acl, alice) == FILE_READ_DATA  # no implicit READ_CONTROL | WRITE_DAC
+    acl = sd(deny(OWNER_RIGHTS, FILE_READ_DATA), allow(EVERYONE, FILE_READ_DATA), owner=NTLM_AUTHENTICATION)
+    assert not can_read_file(acl, alice)  # but its OWNER RIGHTS denies apply
+
+
 # --- ACE types we cannot evaluate ---------------------------------------------------------------------------
 
 
@@ -446,6 +477,31 @@ def test_an_allow_ace_put_first_grants_everything_it_names(acl, token, mask, dat
     sid = data.draw(st.sampled_from(sorted(token.sids)))
     first = SecurityDescriptor(acl.owner, acl.group, (allow(sid, mask),) + acl.dacl, acl.control)
     assert expand(mask) & ~access_mask(first, token) == 0
+
+
+@given(descriptors(), tokens, st.frozensets(st.sampled_from(sorted(DENY_ONLY_SIDS))), masks, st.data())
+def test_whether_a_token_lists_a_deny_only_sid_makes_no_difference(acl, token, listed, mask, data):
+    if acl.dacl is not None:  # with an ACE for one of them somewhere
+        at = data.draw(st.integers(0, len(acl.dacl)))
+        ace = data.draw(st.sampled_from([allow, deny]))(data.draw(st.sampled_from(sorted(DENY_ONLY_SIDS))), mask)
+        acl = SecurityDescriptor(acl.owner, acl.group, acl.dacl[:at] + (ace,) + acl.dacl[at:], acl.control)
+    listing = Token(token.user_sid, token.group_sids | listed)
+    assert access_mask(acl, listing) == access_mask(acl, token)
+
+
+@given(descriptors(), tokens, masks, st.sampled_from(sorted(DENY_ONLY_SIDS)), st.data())
+def test_an_ace_for_a_deny_only_sid_never_grants_and_a_deny_for_one_never_widens(acl, token, mask, sid, data):
+    if acl.dacl is None:
+        return
+    at = data.draw(st.integers(0, len(acl.dacl)))
+    with_allow = SecurityDescriptor(acl.owner, acl.group, acl.dacl[:at] + (allow(sid, mask),) + acl.dacl[at:],
+                                    acl.control)
+    with_deny = SecurityDescriptor(acl.owner, acl.group, acl.dacl[:at] + (deny(sid, mask),) + acl.dacl[at:],
+                                   acl.control)
+    assert access_mask(with_allow, token) == access_mask(acl, token)
+    assert access_mask(with_deny, token) & ~access_mask(acl, token) == 0
+    assert access_mask(with_deny, token) & expand(mask) & ~access_mask(
+        SecurityDescriptor(acl.owner, acl.group, acl.dacl[:at], acl.control), token) == 0
 
 
 @given(descriptors(), tokens)
