@@ -125,6 +125,7 @@ def main() -> None:
                 print(f"{n:>9} {rtt:>3g}ms {'cold' if cold else 'warm':>5} {ma:>10.1f} {mb:>16.1f} "
                       f"{mb / ma:>8.1f}x  {rows}", flush=True)
             smb.reset_pool()
+            settings.SMB_PORT = 445
             if link:
                 link.close()
     print(f"(median of {args.rounds} rounds each; Samba {samba_version()} on loopback, "
