@@ -12,7 +12,8 @@ server's AccessCheck would decide it for them ([MS-DTYP] 2.5.3.2, via [MS-FSA] 2
   So the first applicable ACE mentioning a right decides it (deny before allow denies, allow
   before deny grants).
 - The owner is granted READ_CONTROL | WRITE_DAC before the walk, unless the DACL holds an
-  OWNER RIGHTS ACE (Windows Server 2008 and later): then the owner gets what those ACEs say.
+  OWNER RIGHTS ACE (Windows Server 2008 and later; any ACE type counts, as on Samba): then the
+  owner gets what those ACEs say.
 - A NULL DACL (SE_DACL_PRESENT with no ACL) grants every file right; an empty DACL grants
   nothing but the owner's implicit rights.
 
@@ -202,12 +203,11 @@ def access_mask(sd: SecurityDescriptor, token: Token) -> int:
 
 
 def _has_owner_rights_ace(dacl: tuple[Ace, ...]) -> bool:
-    """An effective OWNER RIGHTS ACE (allow or deny, not inherit-only) replaces the owner's
-    implicit READ_CONTROL | WRITE_DAC (as Windows since Server 2008, and Samba, do)."""
-    return any(
-        ace.sid == OWNER_RIGHTS and not ace.flags & INHERIT_ONLY_ACE and ace.type in _ALLOW_TYPES | _DENY_TYPES
-        for ace in dacl
-    )
+    """An OWNER RIGHTS ACE that is not inherit-only replaces the owner's implicit READ_CONTROL |
+    WRITE_DAC (as Windows since Server 2008, and Samba, do) — whatever its type: Samba 4.17 drops
+    the implicit rights for an audit, object or callback ACE naming OWNER RIGHTS too (found by the
+    differential harness), so counting every type errs towards "not allowed" on any server."""
+    return any(ace.sid == OWNER_RIGHTS and not ace.flags & INHERIT_ONLY_ACE for ace in dacl)
 
 
 def allows(sd: SecurityDescriptor, token: Token, desired: int) -> bool:

@@ -205,6 +205,15 @@ def test_appending_an_owner_rights_allow_can_take_the_owners_implicit_rights_awa
     assert access_mask(after, alice) == FILE_READ_DATA | SYNCHRONIZE
 
 
+@pytest.mark.parametrize("ace_type", [0x02, 0x05, 0x09, 0x11])
+def test_an_owner_rights_ace_of_any_type_takes_the_implicit_rights_away(ace_type):
+    # Samba 4.17 does so for audit, object and callback ACEs naming OWNER RIGHTS (the differential harness).
+    acl = sd(allow(OWNER_RIGHTS, FILE_READ_DATA, ace_type=ace_type), allow(EVERYONE, SYNCHRONIZE), owner=ALICE)
+    assert access_mask(acl, alice) == SYNCHRONIZE
+    inherit_only = sd(allow(OWNER_RIGHTS, FILE_READ_DATA, flags=INHERIT_ONLY | 0x03, ace_type=ace_type), owner=ALICE)
+    assert access_mask(inherit_only, alice) == RC_WD
+
+
 def test_no_owner_means_no_owner_rights():
     acl = SecurityDescriptor(owner=None, group=None, dacl=(allow(OWNER_RIGHTS, FILE_ALL_ACCESS),))
     assert access_mask(acl, alice) == 0
@@ -367,7 +376,7 @@ def expand(mask):
 def _effective(acl, token):
     owner = acl.owner is not None and acl.owner in token.sids
     live = [a for a in acl.dacl if not a.flags & INHERIT_ONLY and a.type in ALLOWING | DENYING]
-    owner_rights_present = any(a.sid == OWNER_RIGHTS for a in live)
+    owner_rights_present = any(a.sid == OWNER_RIGHTS and not a.flags & INHERIT_ONLY for a in acl.dacl)  # any type
     applying = [a for a in live if a.sid in token.sids or (a.sid == OWNER_RIGHTS and owner)]
     implicit = RC_WD if owner and not owner_rights_present else 0
     return applying, implicit
