@@ -198,8 +198,15 @@ class Directory:
         return sid
 
     def base_dn(self) -> str:
-        found = self.search("", ldap.SCOPE_BASE, "(objectClass=*)", ["defaultNamingContext"])
-        return found[0][1]["defaultNamingContext"][0].decode() if found else ""
+        """The domain's naming context, from the rootDSE (whose DN is empty, so not via search())."""
+        try:
+            found = self.conn.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["defaultNamingContext"])
+        except ldap.LDAPError as exc:
+            raise DirectoryError(f"cannot read the rootDSE: {_ldap_message(exc)}") from exc
+        for _dn, attrs in found:
+            if attrs and attrs.get("defaultNamingContext"):
+                return attrs["defaultNamingContext"][0].decode()
+        raise DirectoryError("the rootDSE names no defaultNamingContext")
 
     def find_users(self, text: str, limit: int = 25) -> list[DirectoryUser]:
         """People whose name, sAMAccountName or mail starts with ``text`` (helpdesk search)."""

@@ -8,6 +8,7 @@ membership and the primary group count exactly as they do for the file server.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -65,9 +66,8 @@ def token_for(directory: Directory, person: DirectoryUser) -> Token:
 
 def role_group_sids(directory: Directory) -> dict[str, str]:
     """{role: group SID}; configured by DN, resolved once and cached."""
-    key = "role-group-sids:" + "|".join(
-        (settings.ROLE_USER_GROUP, settings.ROLE_HELPDESK_GROUP, settings.ROLE_AUDITOR_GROUP)
-    )
+    configured = "|".join((settings.ROLE_USER_GROUP, settings.ROLE_HELPDESK_GROUP, settings.ROLE_AUDITOR_GROUP))
+    key = "role-group-sids:" + hashlib.sha256(configured.encode()).hexdigest()
     sids = cache.get(key)
     if sids is None:
         sids = {}

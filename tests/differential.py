@@ -37,9 +37,6 @@ from restore.security import (
     build_security_descriptor,
     parse_security_descriptor,
 )
-from smbprotocol.exceptions import SMBResponseException
-from smbprotocol.header import NtStatus
-from smbprotocol.open import CreateDisposition, CreateOptions, ImpersonationLevel, Open, ShareAccess
 
 SHARE = "data"
 SERVER = "127.0.0.1"
@@ -387,24 +384,9 @@ class Lab:
 
 
 def _open(client: smb.Client, path: str, desired: int, *, folder: bool) -> None:
-    """CREATE (open existing) with exactly ``desired`` access, then CLOSE; STATUS_ACCESS_DENIED
-    raises smb.AccessDenied, any other failure is raised as it is.
-
-    The adapter has no public "open with this desired access" call (open_read and list_dir ask for
-    fixed masks), so this one opens through smbprotocol on the adapter's own pooled tree connect
-    for that identity (``client.pool.tree``): the same session the adapter's calls use."""
-    tree = client.pool.tree(client.server, SHARE, client.credentials, client.options)
-    handle = Open(tree, path)
-    try:
-        handle.create(ImpersonationLevel.Impersonation, desired, 0,
-                      ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE,
-                      CreateDisposition.FILE_OPEN,
-                      CreateOptions.FILE_DIRECTORY_FILE if folder else CreateOptions.FILE_NON_DIRECTORY_FILE)
-    except SMBResponseException as exc:
-        if exc.status == NtStatus.STATUS_ACCESS_DENIED:
-            raise smb.AccessDenied("open: access denied", status=exc.status, path=path) from exc
-        raise
-    handle.close()
+    """CREATE (open existing) with exactly ``desired`` access, then CLOSE: Samba's own decision.
+    STATUS_ACCESS_DENIED raises smb.AccessDenied, any other failure is raised as it is."""
+    client.try_open(SHARE, path, desired, directory=folder)
 
 
 _ACE_TYPE_NAMES = {0x00: "A", 0x01: "D", 0x02: "AU", 0x05: "OA", 0x06: "OD", 0x09: "XA", 0x0A: "XD", 0x11: "ML"}

@@ -106,10 +106,10 @@ class Client(ChangesMixin):
         raise AssertionError("unreachable")
 
     def _single(self, share: str, path: str, at: datetime | None, access: int, action: str,
-                *middle) -> list[wire.Reply]:
+                *middle, options: int = 0) -> list[wire.Reply]:
         """One related compound CREATE + ``middle`` + CLOSE; raises on a failed CREATE/middle."""
         def run(ex: wire.Exchange):
-            replies = ex.call(wire.create(path, access=access, at=at), *middle, wire.close())
+            replies = ex.call(wire.create(path, access=access, at=at, options=options), *middle, wire.close())
             for reply in replies[:-1]:
                 reply.check(path, action)
             return replies
@@ -240,6 +240,14 @@ class Client(ChangesMixin):
             return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)), share, path)
 
         return self._run(share, run, path=path, action="open")
+
+    def try_open(self, share: str, path: str, access: int, *, directory: bool = False,
+                 at: datetime | None = None) -> None:
+        """Open an existing object with exactly ``access`` (a file, or a folder when ``directory``),
+        then close it: the file server's own access decision for this identity. Raises AccessDenied
+        when the server refuses, NotFound when it does not exist."""
+        self._single(share, path, at, access, "open",
+                     options=wire.DIRECTORY if directory else wire.NON_DIRECTORY)
 
     def sha256(self, share: str, path: str, at: datetime | None = None) -> str:
         digest = hashlib.sha256()

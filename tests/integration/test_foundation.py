@@ -33,6 +33,24 @@ def test_starttls_works_and_a_plain_simple_bind_is_refused_by_the_dc(testenv, se
         plain.simple_bind_s(f"alice@{testenv.realm.lower()}", testenv.password)
 
 
+def test_the_domain_sid_comes_from_the_rootdse_naming_context(testenv):
+    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+        assert directory.base_dn() == testenv["TESTENV_BASE_DN"]
+        alice_sid = directory.user_by_username("alice").sid
+        assert alice_sid.rsplit("-", 1)[0] == directory.domain_sid()
+
+
+def test_without_a_user_group_setting_every_domain_user_is_a_portal_user(testenv, settings):
+    from restore.identity import role_group_sids
+    from restore.models import Role
+
+    settings.ROLE_USER_GROUP = ""
+    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+        sids = role_group_sids(directory)
+        assert sids[Role.USER] == directory.domain_sid() + "-513"
+        assert sids[Role.USER] in directory.token_groups(directory.user_by_username("carol").dn)
+
+
 def test_a_wrong_password_is_refused_by_the_dc(testenv):
     with pytest.raises(InvalidCredentials):
         Directory(f"alice@{testenv.realm.lower()}", "not-her-password").__enter__()

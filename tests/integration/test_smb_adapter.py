@@ -594,3 +594,14 @@ def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, 
     assert svc.makedirs("data", f"{gone}\\deeper") == [gone, f"{gone}\\deeper"]
     assert svc.server_side_copy("data", f"{gone}\\deeper\\kept.txt", when, "data", f"{gone}\\deeper\\kept.txt") == 21
     assert disk(testenv, f"{gone}\\deeper\\kept.txt").read_bytes() == b"kept in the snapshot\n"
+
+
+def test_try_open_answers_with_the_servers_own_decision_for_that_identity(alice_smb):
+    alice_smb.try_open("data", DOCS + "\\notes.txt", wire.FILE_READ_DATA)
+    alice_smb.try_open("data", DOCS, 0x1, directory=True)  # FILE_LIST_DIRECTORY on her folder
+    with pytest.raises(smb.AccessDenied):
+        alice_smb.try_open("data", "bob\\Documents\\bob-notes.txt", wire.FILE_READ_DATA)
+    with pytest.raises(smb.NotFound):
+        alice_smb.try_open("data", DOCS + "\\no-such-file.txt", wire.FILE_READ_DATA)
+    with pytest.raises(smb.SmbError):  # a folder is not opened as a file
+        alice_smb.try_open("data", DOCS, wire.FILE_READ_DATA)

@@ -1,4 +1,4 @@
-"""Database models. No I/O here: services in restore/*.py are the only writers."""
+"""Identity and audit-trail models."""
 
 from django.conf import settings
 from django.db import models
