@@ -88,7 +88,7 @@ def sequential(token, root) -> int:
             sd = client.security_descriptor("bench", FILE, at=snapshot.at)
         except smb.NotFound:
             continue
-        found += pv._may_read(sd, token, False)
+        found += pv.may_read(sd, token, False)
     return found
 
 

@@ -122,7 +122,8 @@ def _when(snapshot: smb.Snapshot | None) -> datetime | None:
     return snapshot.at if snapshot else None
 
 
-def _may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
+def may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
+    """May the token read this file (or list this folder)? Fails closed on a descriptor it cannot parse."""
     try:
         sd = parse_security_descriptor(sd_bytes)
     except SecurityDescriptorError as exc:  # fail closed: what cannot be evaluated is not shown
@@ -131,7 +132,7 @@ def _may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
     return can_list_folder(sd, token) if is_dir else can_read_file(sd, token)
 
 
-def _require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bool | None) -> smb.Entry:
+def require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bool | None) -> smb.Entry:
     """stat + ACL check of one object at one time; NotFound when missing or not the person's to see."""
     try:
         entry = client.stat(where.share, where.path, at=_when(snapshot))
@@ -140,7 +141,7 @@ def _require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bo
         raise NotFound("not found") from None
     if want_dir is not None and entry.is_dir != want_dir:
         raise NotFound("not a folder" if want_dir else "not a file")
-    if not _may_read(sd, token, entry.is_dir):
+    if not may_read(sd, token, entry.is_dir):
         raise NotFound("not found", denied=True)
     return entry
 
@@ -149,13 +150,13 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     """A folder live or at a snapshot: what the person may read, with 'deleted since' marks."""
     where = location(root, path)
     client = smb.client_for(where.server)
-    _require_visible(client, where, token, at, want_dir=True)
+    require_visible(client, where, token, at, want_dir=True)
     entries = client.list_dir(where.share, where.path, at=_when(at))
     if not entries:
         return []
     child_paths = [paths.join(where.path, e.name) for e in entries]
     sds = client.security_descriptors_many(where.share, child_paths, at=_when(at))
-    visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and _may_read(sds[p], token, e.is_dir)]
+    visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and may_read(sds[p], token, e.is_dir)]
     live_names = _live_names(client, where) if at is not None else None
     return [
         EntryView(
@@ -189,11 +190,11 @@ def versions(token: Token, root: Root, path: str) -> list[VersionView]:
     stats = client.stat_at_many(where.share, where.path, [s.at for s in snaps])
     present = [s for s in snaps if stats.get(s.at) is not None and not stats[s.at].is_dir]
     sds = client.security_descriptor_at_many(where.share, where.path, [s.at for s in present])
-    readable = [s for s in present if sds.get(s.at) is not None and _may_read(sds[s.at], token, False)]
+    readable = [s for s in present if sds.get(s.at) is not None and may_read(sds[s.at], token, False)]
 
     rows: list[VersionView] = []
     try:
-        live = _require_visible(client, where, token, None, want_dir=False)
+        live = require_visible(client, where, token, None, want_dir=False)
     except NotFound:
         live = None
     if live is not None:
@@ -227,7 +228,7 @@ def open_content(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
         raise BadRequest("give the path of a file")
     where = location(root, path)
     client = smb.client_for(where.server)
-    entry = _require_visible(client, where, token, at, want_dir=False)
+    entry = require_visible(client, where, token, at, want_dir=False)
 
     def chunks():
         with client.open_read(where.share, where.path, at=_when(at)) as handle:
