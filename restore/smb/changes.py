@@ -18,7 +18,7 @@ from smbprotocol.open import CreateDisposition, ShareAccess
 
 from . import errors, wire
 from .handles import WriteHandle
-from .types import Entry
+from .types import Entry, basic_information
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,14 @@ class ChangesMixin:
         info = struct.pack("<B7xQI", 1 if replace else 0, 0, len(name)) + name  # FileRenameInformation (SMB2)
         rename = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_RENAME_INFORMATION, info)
         self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE, rename, "rename")
+
+    def set_times(self, share: str, path: str, *, created: datetime | None = None,
+                  last_write: datetime | None = None, last_access: datetime | None = None,
+                  changed: datetime | None = None) -> None:
+        """Set a live object's times (FileBasicInformation); what is None stays as it is."""
+        basic = basic_information(created=created, last_write=last_write, last_access=last_access, changed=changed)
+        request = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_BASIC_INFORMATION, basic)
+        self._change(share, path, wire.FILE_WRITE_ATTRIBUTES | wire.FILE_READ_ATTRIBUTES, request, "set times")
 
     def _change(self, share: str, path: str, access: int, request, action: str) -> None:
         def run(ex: wire.Exchange) -> None:

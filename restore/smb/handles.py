@@ -13,7 +13,7 @@ from datetime import datetime
 from smbprotocol.file_info import FileInformationClass, InfoType
 
 from . import errors, wire
-from .types import Entry, to_filetime
+from .types import Entry, basic_information
 
 MAX_CHUNK = 4 * 1024 * 1024  # one read/write: 64 credits; larger ones outrun Samba's credit grants
 READ_AHEAD = 4  # reads in flight while streaming
@@ -132,11 +132,8 @@ class WriteHandle(_Handle):
         Call it after the last write: the server moves the write time forward on every write."""
         self._check_open()
 
-        def ft(value):
-            return 0 if value is None else to_filetime(value)
-
-        basic = struct.pack("<qqqqII", ft(created), ft(last_access), ft(last_write), ft(changed),
-                            0 if attributes is None else attributes, 0)
+        basic = basic_information(created=created, last_access=last_access, last_write=last_write, changed=changed,
+                                  attributes=attributes)
         self._set_info(FileInformationClass.FILE_BASIC_INFORMATION, basic, "set times")
 
     def set_size(self, size: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from dataclasses import dataclass, field
 from functools import total_ordering
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,17 @@ def to_filetime(value: datetime) -> int:
         raise ValueError("file times must be timezone-aware (UTC)")
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)
     return _EPOCH_AS_FILETIME + (delta // timedelta(microseconds=1)) * 10
+
+
+def basic_information(*, created: datetime | None = None, last_access: datetime | None = None,
+                      last_write: datetime | None = None, changed: datetime | None = None,
+                      attributes: int | None = None) -> bytes:
+    """FileBasicInformation ([MS-FSCC] 2.4.7): a time or attributes of 0 leaves that one as it is."""
+    def ft(value):
+        return 0 if value is None else to_filetime(value)
+
+    return struct.pack("<qqqqII", ft(created), ft(last_access), ft(last_write), ft(changed),
+                       0 if attributes is None else attributes, 0)
 
 
 @dataclass(frozen=True)
