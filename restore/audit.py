@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +32,16 @@ class Action:
     TIMELINE = "timeline"
     PREVIEW = "preview"
     DOWNLOAD = "download"
+    DRY_RUN = "dry_run"
+    RESTORE_CREATED = "restore_created"
+    RESTORE_ITEM = "restore_item"
+    RESTORE_FINISHED = "restore_finished"
+    RESTORE_CANCELLED = "restore_cancelled"
+    ACT_FOR_START = "act_for_start"
+    ACT_FOR_END = "act_for_end"
+    CONFIG_CHANGE = "config_change"
+    SEARCH = "search"
+    AUDIT_EXPORT = "audit_export"  # an auditor took a copy of (part of) the trail
 
 
 class Result:
@@ -64,9 +75,10 @@ class Context:
     role: str = ""
     source_ip: str | None = None
     request_id: str = ""
+    ticket: str = ""  # the helpdesk ticket while acting for someone; kept in each record's details
 
     @classmethod
-    def from_request(cls, request, *, role: str = "", acting_for=None) -> "Context":
+    def from_request(cls, request, *, role: str = "", acting_for=None, ticket: str = "") -> "Context":
         user = getattr(request, "user", None)
         return cls(
             actor=user if user is not None and user.is_authenticated else None,
@@ -74,6 +86,7 @@ class Context:
             role=role,
             source_ip=client_ip(request),
             request_id=getattr(request, "request_id", ""),
+            ticket=ticket,
         )
 
 
@@ -125,12 +138,16 @@ def record(
             path=path,
             snapshot=snapshot,
             result=result,
-            details=details or {},
+            details={**(details or {}), **({"ticket": context.ticket} if context.ticket else {})},
             prev_hash=head.last_hash,
         )
         event.hash = event_hash(event, head.last_hash)
         event.save()
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
+        if settings.AUDIT_SYSLOG:  # to the SIEM once the action and its record are committed
+            from . import syslog
+
+            transaction.on_commit(lambda: syslog.forward(event))
     log.info("audit %s %s %s %s", event.actor_username or "-", action, result, path)
     return event
 

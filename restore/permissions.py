@@ -1,13 +1,20 @@
 """One permission layer for pages and API: who the person is, which roles they hold now, and
-whose rights a file operation runs with (the subject)."""
+whose rights a file operation runs with (the subject).
+
+The subject is the signed-in person, or, while a helpdesk member acts for someone
+(restore/helpdesk.py), that someone: their identity, token and roots, with the role "helpdesk".
+The member's own rights never enter a file decision. Every refusal here is audited.
+"""
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from . import identity
+from . import audit, helpdesk, identity
 from .access import Token
+from .audit import Action, Result
 from .identity import Root
 from .models import Identity, Role
 
@@ -34,19 +41,77 @@ def may_use_files(ident: Identity | None) -> bool:
 
 @dataclass(frozen=True)
 class Subject:
-    """Whose rights a file operation uses: the person's own token and roots."""
+    """Whose rights a file operation uses (identity, token, roots) and who is really acting.
+
+    ``actor`` is the signed-in person; ``acting_for`` is the User acted for (None when people act
+    for themselves), with the helpdesk ticket and reason; ``content_blind``: no preview or download.
+    """
 
     identity: Identity
     token: Token
     roots: list[Root]
     role: str
+    actor: object = None
+    acting_for: object = None
+    ticket: str = ""
+    reason: str = ""
+    content_blind: bool = False
+
+
+def denied(request, message: str, *, operation: str = "", **details) -> PermissionDenied:
+    """Record an access-denied for the signed-in person and return the exception to raise."""
+    audit.record(audit.Context.from_request(request), Action.ACCESS_DENIED, Result.DENIED,
+                 details={"operation": operation or request.path[:200], "why": message, **details})
+    return PermissionDenied(message)
 
 
 def subject_of(request) -> Subject:
+    """The subject of this request (cached on it); PermissionDenied, audited, when there is none."""
+    django_request = getattr(request, "_request", request)
+    subject = getattr(django_request, "_subject", None)
+    if subject is None:
+        subject = django_request._subject = _subject_of(request)
+    return subject
+
+
+def _subject_of(request) -> Subject:
     ident = identity_of(request.user)
-    if not may_use_files(ident):
-        raise PermissionDenied("Your account may not browse or restore files.")
-    return Subject(ident, identity.token_of(ident), identity.roots_of(ident), Role.USER)
+    resolution = helpdesk.resolve(request)
+    if resolution.problem:
+        if resolution.from_session:
+            helpdesk.forget(request)
+        raise denied(request, resolution.problem, operation="act for")
+    acting = resolution.acting
+    if acting is None:
+        if not may_use_files(ident):
+            raise denied(request, "Your account may not browse or restore files.")
+        return Subject(ident, identity.token_of(ident), identity.roots_of(ident), Role.USER, actor=request.user)
+    target = helpdesk.target_identity(request, acting)
+    if target is None:
+        if resolution.from_session:
+            helpdesk.forget(request)
+        raise denied(request, f"Acting for {acting.target_username} has ended: {acting.end_reason}.",
+                     operation="act for")
+    return Subject(
+        target, identity.token_of(target), identity.roots_of(target), Role.HELPDESK, actor=request.user,
+        acting_for=target.user, ticket=acting.ticket, reason=acting.reason,
+        content_blind=acting.content_blind or settings.HELPDESK_CONTENT_BLIND,
+    )
+
+
+def audit_context(request, subject: Subject) -> audit.Context:
+    """The audit context of a file operation: the signed-in actor, whom they act for, the role, the ticket."""
+    return audit.Context.from_request(request, role=subject.role, acting_for=subject.acting_for,
+                                      ticket=subject.ticket)
+
+
+def require_content(request, subject: Subject, *, operation: str) -> None:
+    """Reading a file's bytes (preview, download, a zip of restored files): refused, and audited,
+    to a helpdesk member acting in content-blind mode."""
+    if subject.content_blind:
+        audit.record(audit_context(request, subject), Action.ACCESS_DENIED, Result.DENIED,
+                     details={"operation": operation, "why": "content-blind helpdesk mode"})
+        raise PermissionDenied("Content-blind helpdesk mode: you may restore for this user, not open their files.")
 
 
 class HasPortalRole(BasePermission):
@@ -61,7 +126,44 @@ class HasPortalRole(BasePermission):
 
 
 class MayUseFiles(BasePermission):
+    """API: there is a subject for this request (the person's own files, or the user a helpdesk
+    member acts for). Anonymous: False, so DRF answers 401 with the Basic challenge."""
+
     message = "Your account may not browse or restore files."
 
     def has_permission(self, request, view):
-        return may_use_files(identity_of(request.user))
+        if not request.user.is_authenticated:
+            return False
+        subject_of(request)  # PermissionDenied, audited, with the reason
+        return True
+
+
+class HasRole(BasePermission):
+    """API: the person holds one of ``roles`` (audited when they do not)."""
+
+    roles: tuple[str, ...] = ()
+
+    def has_permission(self, request, view):
+        if not request.user.is_authenticated:
+            return False
+        ident = identity_of(request.user)
+        if ident is None or not any(ident.has_role(r) for r in self.roles):
+            raise denied(request, "This needs the role: " + " or ".join(self.roles))
+        return True
+
+
+class IsAuditor(HasRole):
+    roles = (Role.AUDITOR,)
+
+
+class IsHelpdesk(HasRole):
+    """Helpdesk members who may act for people (not auditors: separation of duties)."""
+
+    roles = (Role.HELPDESK,)
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        if not helpdesk.may_act(identity_of(request.user)):
+            raise denied(request, "Auditors do not act for people.")
+        return True

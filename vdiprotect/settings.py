@@ -150,6 +150,17 @@ ROLE_HELPDESK_GROUP = env.str("ROLE_HELPDESK_GROUP", default="")
 ROLE_AUDITOR_GROUP = env.str("ROLE_AUDITOR_GROUP", default="")
 IDENTITY_REFRESH_SECONDS = env.int("IDENTITY_REFRESH_SECONDS", default=900)
 
+# Helpdesk "act for" (restore/helpdesk.py) and the audit trail's forwarding (restore/syslog.py).
+# HELPDESK_SCOPES: JSON {helpdesk group DN: [group or OU DNs its members may act for]}; empty: every
+# helpdesk member may act for every portal user. Protected accounts (Domain Admins...) never.
+HELPDESK_SCOPES = env.json("HELPDESK_SCOPES", default={})
+# HELPDESK_PROTECTED_GROUPS: group DNs, ';'-separated, whose members nobody may act for (beyond the built-in ones).
+HELPDESK_PROTECTED_GROUPS = [dn.strip() for dn in env.str("HELPDESK_PROTECTED_GROUPS", default="").split(";")
+                             if dn.strip()]
+HELPDESK_CONTENT_BLIND = env.bool("HELPDESK_CONTENT_BLIND", default=False)
+HELPDESK_ACT_FOR_SECONDS = env.int("HELPDESK_ACT_FOR_SECONDS", default=3600)
+AUDIT_SYSLOG = env.str("AUDIT_SYSLOG", default="")  # udp://host:514 or tcp://host:601 (RFC 5424)
+
 # File servers (SMB2/3) as the portal's service account.
 SMB_USERNAME = env.str("SMB_USERNAME", default="")
 SMB_PASSWORD = env_secret("SMB_PASSWORD", default="")

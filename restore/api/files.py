@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from .. import audit, paths, previous_versions as pv, smb
 from ..audit import Action, Result
-from ..permissions import MayUseFiles, subject_of
+from ..permissions import MayUseFiles, audit_context, require_content, subject_of
 
 INLINE_TYPES = {"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 TEXT_LIKE = {".txt", ".log", ".csv", ".json", ".xml", ".ini", ".js", ".md", ".htm", ".html", ".rtf", ".dic"}
@@ -87,7 +87,7 @@ class FileView(APIView):
         return super().handle_exception(exc)
 
     def audit(self, request, subject, action, result, root, path="", snapshot=None, **details):
-        audit.record(audit.Context.from_request(request, role=subject.role), action, result, root=root.id,
+        audit.record(audit_context(request, subject), action, result, root=root.id,
                      path=path, snapshot=snapshot.token if snapshot else "", details=details)
 
     def denied(self, request, subject, root, path, snapshot, exc: pv.NotFound, action):
@@ -159,6 +159,7 @@ class ContentView(FileView):
         snapshot = self.snapshot(root_obj, request)
         inline = request.query_params.get("disposition") == "inline"
         action = Action.PREVIEW if inline else Action.DOWNLOAD
+        require_content(request, subject, operation=action)
         try:
             content = pv.open_content(subject.token, root_obj, path, snapshot)
         except pv.NotFound as exc:

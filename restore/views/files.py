@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from .. import audit, paths, previous_versions as pv, smb
 from ..audit import Action, Result
-from ..permissions import subject_of
+from ..permissions import audit_context, subject_of
 
 
 def _problem(request, status: int, message: str):
@@ -36,7 +36,7 @@ def file_page(view):
             return _problem(request, 400, str(exc))
         except (pv.NotFound, smb.NotFound) as exc:
             if getattr(exc, "denied", False):
-                audit.record(audit.Context.from_request(request, role=subject.role), Action.ACCESS_DENIED,
+                audit.record(audit_context(request, subject), Action.ACCESS_DENIED,
                              Result.DENIED, root=root, path=request.GET.get("path", "")[:2048],
                              details={"operation": view.__name__})
             raise Http404("Not found") from None
@@ -53,7 +53,7 @@ def browse(request, subject, root, path):
     snapshots = pv.snapshots(root)
     entries = pv.list_entries(subject.token, root, path, snapshot)
     if snapshot is not None:
-        audit.record(audit.Context.from_request(request, role=subject.role), Action.LIST, Result.OK, root=root.id,
+        audit.record(audit_context(request, subject), Action.LIST, Result.OK, root=root.id,
                      path=path, snapshot=snapshot.token, details={"entries": len(entries)})
     return render(request, "restore/browse.html", {
         "root": root, "path": path, "url_path": path.replace("\\", "/"), "crumbs": _breadcrumbs(path),
@@ -65,7 +65,7 @@ def browse(request, subject, root, path):
 @file_page
 def timeline(request, subject, root, path):
     rows = pv.versions(subject.token, root, path)
-    audit.record(audit.Context.from_request(request, role=subject.role), Action.TIMELINE, Result.OK, root=root.id,
+    audit.record(audit_context(request, subject), Action.TIMELINE, Result.OK, root=root.id,
                  path=path, details={"versions": len(rows)})
     name = paths.name_of(path)
     from ..api.files import content_type_of
