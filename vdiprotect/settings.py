@@ -113,6 +113,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 RESTORE_MAX_SECONDS = env.int("RESTORE_MAX_SECONDS", default=4 * 3600)
+# Restores (restore/jobs.py, restore/copying.py, restore/tasks.py)
+RESTORE_MAX_ITEMS = env.int("RESTORE_MAX_ITEMS", default=200)  # items picked in one request
+RESTORE_MAX_FILES = env.int("RESTORE_MAX_FILES", default=50000)  # files in one job, folders expanded
+RESTORE_MAX_ACTIVE_PER_USER = env.int("RESTORE_MAX_ACTIVE_PER_USER", default=3)
+RESTORE_KEEP_FOLDER = env.str("RESTORE_KEEP_FOLDER", default="")  # below the root; empty: beside the file
+RESTORE_COPY_METHOD = env.str("RESTORE_COPY_METHOD", default="auto")  # auto (server-side when possible) | stream
+RESTORE_STALE_SECONDS = env.int("RESTORE_STALE_SECONDS", default=60)  # a running job silent this long is taken over
+RESTORE_REQUEUE_SECONDS = env.int("RESTORE_REQUEUE_SECONDS", default=300)  # queued this long: queued again
+RESTORE_RETRIES = env.int("RESTORE_RETRIES", default=8)  # after a lost connection, with backoff
+RESTORE_SWEEP_SECONDS = env.int("RESTORE_SWEEP_SECONDS", default=60)
+PORTAL_URL = env.str("PORTAL_URL", default="")  # e.g. https://restore.example.com, for links in emails
+CELERY_BEAT_SCHEDULE = {
+    "restore-sweep": {"task": "restore.tasks.sweep_restores", "schedule": float(RESTORE_SWEEP_SECONDS)},
+}
 # The broker must not hand a running restore to a second worker: visibility > longest restore.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RESTORE_MAX_SECONDS + 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -177,6 +191,8 @@ SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
 USER_ROOTS = env.str("USER_ROOTS", default="")
 ROOTS_FROM_AD = env.bool("ROOTS_FROM_AD", default=True)
 ALLOWED_FILE_SERVERS = env.list("ALLOWED_FILE_SERVERS", default=[])  # empty: servers of USER_ROOTS
+# Related files (restore/related.py): an administrator's TOML rule file, on top of the built-ins.
+RELATED_RULES_FILE = env.str("RELATED_RULES_FILE", default="")
 
 # Sign-in lockout (django-axes): per user and per IP.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
