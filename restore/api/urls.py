@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import files, views
+from . import files, restores, views
 
 app_name = "api"
 urlpatterns = [
@@ -10,4 +10,8 @@ urlpatterns = [
     path("roots/<str:root>/entries", files.EntriesView.as_view(), name="entries"),
     path("roots/<str:root>/versions", files.VersionsView.as_view(), name="versions"),
     path("roots/<str:root>/content", files.ContentView.as_view(), name="content"),
+    path("restores", restores.RestoresView.as_view(), name="restores"),
+    path("restores/<uuid:job_id>", restores.RestoreView.as_view(), name="restore"),
+    path("restores/<uuid:job_id>/cancel", restores.RestoreCancelView.as_view(), name="restore-cancel"),
+    path("restores/<uuid:job_id>/download", restores.RestoreDownloadView.as_view(), name="restore-download"),
 ]
