@@ -1,8 +1,13 @@
 """Admin: the audit trail and identities are read-only here (append-only by design)."""
 
 from django.contrib import admin
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 
-from .models import AuditEvent, Identity
+from . import audit
+from .audit import Action, Result
+from .models import ActingFor, AuditEvent, Identity
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,3 +33,30 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class IdentityAdmin(ReadOnlyAdmin):
     list_display = ("username", "display_name", "sid", "refreshed_at")
     search_fields = ("username", "display_name", "sid")
+
+
+@admin.register(ActingFor)
+class ActingForAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "actor_username", "target_username", "ticket", "ended_at", "end_reason")
+    search_fields = ("actor_username", "target_username", "ticket")
+    date_hierarchy = "started_at"
+
+
+# Every change made through the admin site is a configuration change in the audit trail, written in
+# the admin's own transaction from its LogEntry (so every ModelAdmin is covered, ours or Django's).
+# Bulk "delete selected" is off: Django logs it with bulk_create, which sends no signal.
+admin.site.disable_action("delete_selected")
+LOGGED_CHANGES = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
+
+
+@receiver(post_save, sender=LogEntry, dispatch_uid="audit-admin-config-change")
+def audit_admin_change(sender, instance: LogEntry, created: bool, **kwargs):
+    if not created:
+        return
+    content_type = instance.content_type
+    audit.record(audit.Context(actor=instance.user, role="admin"), Action.CONFIG_CHANGE, Result.OK, details={
+        "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
+        "object_id": instance.object_id or "", "object": instance.object_repr,
+        "change": LOGGED_CHANGES.get(instance.action_flag, str(instance.action_flag)),
+        "message": instance.get_change_message(),
+    })

@@ -283,9 +283,9 @@ def _user_for(person: DirectoryUser):
     return user
 
 
-def start(*, actor, username: str, ticket: str, reason: str, via: str, context: audit.Context,
-          replacing: ActingFor | None = None) -> ActingFor:
-    """Begin acting for ``username``; the row and its audit record are written together.
+def start(*, actor, username: str, ticket: str, reason: str, via: str, context: audit.Context) -> ActingFor:
+    """Begin acting for ``username``; the row and its audit record are written together. A member
+    acts for one person at a time: any other acting-for of theirs ends here.
 
     Raises Invalid (bad input: nothing looked up, nothing recorded), NoSuchUser or Refused (recorded)."""
     ticket, reason, username = clean_ticket(ticket), clean_reason(reason), clean_username(username)
@@ -314,8 +314,8 @@ def start(*, actor, username: str, ticket: str, reason: str, via: str, context: 
     with transaction.atomic():
         target = _user_for(person)
         identity.store(target, view)
-        if replacing is not None:
-            end(replacing, context=context, why="replaced by acting for " + person.username)
+        for previous in ActingFor.objects.select_related("target").filter(actor=actor, ended_at__isnull=True):
+            end(previous, context=context, why="replaced by acting for " + person.username)
         acting = ActingFor.objects.create(
             actor=actor, actor_username=actor.get_username(), target=target, target_username=person.username,
             ticket=ticket, reason=reason, content_blind=settings.HELPDESK_CONTENT_BLIND, via=via,

@@ -25,11 +25,14 @@ def identity_of(user) -> Identity | None:
     return getattr(user, "identity", None)
 
 
-def require_role(user, *roles: str) -> Identity:
-    """The person's Identity when they hold one of ``roles``; PermissionDenied otherwise."""
-    ident = identity_of(user)
+def require_role(request, *roles: str, excluding: tuple[str, ...] = ()) -> Identity:
+    """The signed-in person's Identity when they hold one of ``roles`` and none of ``excluding``;
+    otherwise PermissionDenied, audited. Pages call it after login_required; the API through HasRole."""
+    ident = identity_of(request.user)
     if ident is None or not any(ident.has_role(r) for r in roles):
-        raise PermissionDenied("This needs the role: " + " or ".join(roles))
+        raise denied(request, "This needs the role: " + " or ".join(roles))
+    if any(ident.has_role(r) for r in excluding):
+        raise denied(request, "This is not for the role: " + " or ".join(excluding))
     return ident
 
 
@@ -139,16 +142,16 @@ class MayUseFiles(BasePermission):
 
 
 class HasRole(BasePermission):
-    """API: the person holds one of ``roles`` (audited when they do not)."""
+    """API: the person holds one of ``roles`` and none of ``excluding`` (audited when not);
+    anonymous: False, so DRF answers 401 with the Basic challenge."""
 
     roles: tuple[str, ...] = ()
+    excluding: tuple[str, ...] = ()
 
     def has_permission(self, request, view):
         if not request.user.is_authenticated:
             return False
-        ident = identity_of(request.user)
-        if ident is None or not any(ident.has_role(r) for r in self.roles):
-            raise denied(request, "This needs the role: " + " or ".join(self.roles))
+        require_role(request, *self.roles, excluding=self.excluding)
         return True
 
 
@@ -160,10 +163,4 @@ class IsHelpdesk(HasRole):
     """Helpdesk members who may act for people (not auditors: separation of duties)."""
 
     roles = (Role.HELPDESK,)
-
-    def has_permission(self, request, view):
-        if not super().has_permission(request, view):
-            return False
-        if not helpdesk.may_act(identity_of(request.user)):
-            raise denied(request, "Auditors do not act for people.")
-        return True
+    excluding = (Role.AUDITOR,)

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from .views import audit, helpdesk
 from .views import files, pages
 
 urlpatterns = [
@@ -10,5 +11,9 @@ urlpatterns = [
     path("me/", pages.me, name="me"),
     path("roots/<str:root>/", files.browse, name="browse"),
     path("roots/<str:root>/file", files.timeline, name="timeline"),
+    path("helpdesk/", helpdesk.search, name="helpdesk"),
+    path("helpdesk/act-for", helpdesk.start, name="helpdesk-start"),
+    path("helpdesk/stop", helpdesk.stop, name="helpdesk-stop"),
+    path("audit/", audit.trail, name="audit"),
     path("healthz", pages.healthz, name="healthz"),
 ]

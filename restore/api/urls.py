@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import audit, helpdesk
 from . import files, restores, views
 
 app_name = "api"
@@ -10,6 +11,10 @@ urlpatterns = [
     path("roots/<str:root>/entries", files.EntriesView.as_view(), name="entries"),
     path("roots/<str:root>/versions", files.VersionsView.as_view(), name="versions"),
     path("roots/<str:root>/content", files.ContentView.as_view(), name="content"),
+    path("helpdesk/users", helpdesk.HelpdeskUsersView.as_view(), name="helpdesk-users"),
+    path("helpdesk/act-for", helpdesk.ActForView.as_view(), name="helpdesk-act-for"),
+    path("audit", audit.AuditView.as_view(), name="audit"),
+    path("audit/export", audit.AuditExportView.as_view(), name="audit-export"),
     path("restores", restores.RestoresView.as_view(), name="restores"),
     path("restores/<uuid:job_id>", restores.RestoreView.as_view(), name="restore"),
     path("restores/<uuid:job_id>/cancel", restores.RestoreCancelView.as_view(), name="restore-cancel"),
