@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from . import audit
 from .audit import Action, Result
-from .models import ActingFor, AuditEvent, Identity
+from .models import ActingFor, AuditEvent, Identity, RelatedRule
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -60,3 +60,16 @@ def audit_admin_change(sender, instance: LogEntry, created: bool, **kwargs):
         "change": LOGGED_CHANGES.get(instance.action_flag, str(instance.action_flag)),
         "message": instance.get_change_message(),
     })
+
+
+@admin.register(RelatedRule)
+class RelatedRuleAdmin(admin.ModelAdmin):
+    """Related-file rules on top of the built-ins (docs/related-files.md); validated on save."""
+
+    list_display = ("name", "enabled", "application", "roots", "updated_at")
+    list_filter = ("enabled",)
+    search_fields = ("name", "application", "match")
+    fieldsets = (
+        (None, {"fields": ("name", "enabled", "application", "reason", "roots", "match")}),
+        ("What it pulls", {"fields": ("sidecars", "siblings", "folders", "anchor", "config_set", "streams")}),
+    )

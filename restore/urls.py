@@ -3,6 +3,7 @@ from django.urls import path
 
 from .views import audit, helpdesk
 from .views import files, pages
+from .views.related import related
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("me/", pages.me, name="me"),
     path("roots/<str:root>/", files.browse, name="browse"),
     path("roots/<str:root>/file", files.timeline, name="timeline"),
+    path("roots/<str:root>/related", related, name="related"),
     path("helpdesk/", helpdesk.search, name="helpdesk"),
     path("helpdesk/act-for", helpdesk.start, name="helpdesk-start"),
     path("helpdesk/stop", helpdesk.stop, name="helpdesk-stop"),

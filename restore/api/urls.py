@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import audit, helpdesk
 from . import files, restores, views
+from .related import RelatedView
 
 app_name = "api"
 urlpatterns = [
@@ -19,4 +20,5 @@ urlpatterns = [
     path("restores/<uuid:job_id>", restores.RestoreView.as_view(), name="restore"),
     path("restores/<uuid:job_id>/cancel", restores.RestoreCancelView.as_view(), name="restore-cancel"),
     path("restores/<uuid:job_id>/download", restores.RestoreDownloadView.as_view(), name="restore-download"),
+    path("roots/<str:root>/related", RelatedView.as_view(), name="related"),
 ]

@@ -2,6 +2,7 @@
 
 from .core import AuditChainHead, AuditEvent, AuditEventQuerySet, Identity, Role  # noqa: F401
 from .helpdesk import ActingFor  # noqa: F401
+from .related import RelatedRule  # noqa: F401
 from .jobs import (  # noqa: F401
     ACTIVE_STATES,
     FINAL_STATES,

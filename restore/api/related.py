@@ -1,0 +1,58 @@
+"""API v1: a file and the files that belong with it, all from one snapshot (restore/related.py)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from .. import previous_versions as pv, related
+from ..audit import Action, Result
+from .files import AT, PATH, FileView
+
+OPERATION = "related"
+
+ItemFields = {
+    "key": serializers.CharField(help_text="path, or path:stream for a stream; the value to untick"),
+    "path": serializers.CharField(), "name": serializers.CharField(),
+    "kind": serializers.ChoiceField(related.KINDS), "stream": serializers.CharField(),
+    "size": serializers.IntegerField(), "last_write": serializers.DateTimeField(allow_null=True),
+    "rule": serializers.CharField(), "application": serializers.CharField(), "reason": serializers.CharField(),
+    "included": serializers.BooleanField(), "skip_reason": serializers.CharField(),
+}
+BundleOut = inline_serializer("RelatedBundle", {
+    "root": serializers.CharField(), "path": serializers.CharField(), "at": serializers.CharField(),
+    "item": inline_serializer("RelatedChosen", ItemFields),
+    "related": inline_serializer("RelatedItem", ItemFields, many=True),
+    "truncated": serializers.BooleanField(),
+})
+
+
+def item_json(item: related.Item) -> dict:
+    return {"key": item.key, "path": item.path.replace("\\", "/"), "name": item.name, "kind": item.kind,
+            "stream": item.stream, "size": item.size,
+            "last_write": item.last_write.isoformat().replace("+00:00", "Z") if item.last_write else None,
+            "rule": item.rule, "application": item.application, "reason": item.reason,
+            "included": item.included, "skip_reason": item.skip_reason}
+
+
+def bundle_json(found: related.Bundle) -> dict:
+    return {"root": found.root.id, "path": found.item.path.replace("\\", "/"),
+            "at": found.at.token if found.at else "live", "item": item_json(found.item),
+            "related": [item_json(i) for i in found.related], "truncated": found.truncated}
+
+
+class RelatedView(FileView):
+    @extend_schema(parameters=[PATH, AT], responses=BundleOut,
+                   summary="A file and what belongs with it (journals, sidecars, settings), from the same snapshot")
+    def get(self, request, root):
+        subject, root_obj, path = self.setup_call(request, root)
+        snapshot = self.snapshot(root_obj, request)
+        try:
+            found = related.bundle(subject.token, root_obj, path, snapshot)
+        except pv.NotFound as exc:
+            self.denied(request, subject, root_obj, path, snapshot, exc, OPERATION)
+        if snapshot is not None:  # like a folder listing: what a snapshot held is audited
+            self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, operation=OPERATION,
+                       related=len(found.related))
+        return Response(bundle_json(found))

@@ -1,0 +1,21 @@
+"""Page fragment: a file's related files at one version, as checkboxes (templates/restore/_related.html).
+
+Loaded with htmx into the timeline page; the restore dialog includes the same partial. Same service
+call, permission layer and audit as the API (restore/api/related.py)."""
+
+from django.shortcuts import render
+
+from .. import audit, previous_versions as pv, related as related_files
+from ..audit import Action, Result
+from ..permissions import audit_context
+from .files import file_page
+
+
+@file_page
+def related(request, subject, root, path):
+    snapshot = pv.parse_at(root, request.GET.get("at"))
+    found = related_files.bundle(subject.token, root, path, snapshot)
+    if snapshot is not None:
+        audit.record(audit_context(request, subject), Action.LIST, Result.OK, root=root.id,
+                     path=path, snapshot=snapshot.token, details={"operation": "related", "related": len(found.related)})
+    return render(request, "restore/_related.html", {"bundle": found})
