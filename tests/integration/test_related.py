@@ -350,6 +350,20 @@ def test_a_wildcard_match_alice_cannot_read_is_not_even_named(svc, alice_subject
     assert keys(found.related) == {f"{scratch}/open.log"}
 
 
+def test_a_bundle_stops_growing_at_its_limit_and_says_so(svc, alice_subject, scratch, monkeypatch):
+    token, roots = alice_subject
+    for name in ("main.txt", "a.log", "b.log", "c.log"):
+        _write(svc, f"alice\\{scratch}\\{name}", name.encode())
+    logs = related.parse_rule({"name": "logs", "application": "Test", "reason": "Logs go with it.",
+                               "match": "**/main.txt", "siblings": ["*.log"]}, "test")
+    assert not related.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs]).truncated
+    monkeypatch.setattr(related, "MAX_RELATED", 2)
+
+    found = related.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs])
+
+    assert found.truncated and len(found.related) == 2
+
+
 # --- the API and the page ------------------------------------------------------------------------
 
 
@@ -477,6 +491,8 @@ def test_an_administrator_adds_a_rule_in_the_admin_and_bundles_use_it(admin_clie
     response = admin_client.post("/admin/restore/relatedrule/add/", RULE_FORM)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert RelatedRule.objects.filter(name="notes-with-minutes").exists()
+    change = AuditEvent.objects.get(action="config_change", actor_username="portal-admin")
+    assert (change.details["model"], change.details["object"]) == ("restore.relatedrule", "notes-with-minutes")
     found = related.bundle(token, roots["data"], "Documents\\notes.txt", None)
     (minutes,) = [i for i in found.related if i.rule == "notes-with-minutes"]
     assert (minutes.key, minutes.reason, minutes.included) == (
