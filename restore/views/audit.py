@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from ..audit import Action, Result
 from ..models import AuditEvent, Role
@@ -69,6 +70,7 @@ class AuditQuery(forms.Form):
 
 
 @login_required
+@require_GET
 def trail(request):
     require_role(request, Role.AUDITOR)
     query = AuditQuery(request.GET)
