@@ -121,7 +121,7 @@ def record(
     actor_name, actor_sid = _frozen_identity(context.actor)
     for_name, for_sid = _frozen_identity(context.acting_for)
     with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
         event = AuditEvent(
             at=timezone.now(),
             actor=context.actor,

@@ -60,12 +60,13 @@ def holder_is_gone(worker: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        with open(f"/proc/{int(pid)}/stat") as stat:
+            state = stat.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
         return True
-    except PermissionError:
+    except OSError:
         return False
-    return False
+    return state in ("Z", "X")  # a killed process nobody has reaped yet is gone too
 
 
 # --- claiming ------------------------------------------------------------------------------------
