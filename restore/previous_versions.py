@@ -19,6 +19,7 @@ from django.core.cache import cache
 
 from . import paths, smb
 from .access import Token, can_list_folder, can_read_file
+from .catalog import lookup as catalog
 from .identity import Root
 from .paths import Unc
 from .security import SecurityDescriptorError, parse_security_descriptor
@@ -150,12 +151,20 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     """A folder live or at a snapshot: what the person may read, with 'deleted since' marks."""
     where = location(root, path)
     client = smb.client_for(where.server)
-    require_visible(client, where, token, at, want_dir=True)
-    entries = client.list_dir(where.share, where.path, at=_when(at))
+    known = catalog.folder(where, at) if at is not None else None  # the snapshot as catalogued, if it is
+    if known is None:
+        require_visible(client, where, token, at, want_dir=True)
+        entries = client.list_dir(where.share, where.path, at=_when(at))
+    else:
+        _require_visible_catalogued(client, where, token, at, known.folder)
+        entries = known.entries
     if not entries:
         return []
     child_paths = [paths.join(where.path, e.name) for e in entries]
-    sds = client.security_descriptors_many(where.share, child_paths, at=_when(at))
+    sds = dict(known.sds) if known is not None else {}
+    ask = [p for p in child_paths if sds.get(p) is None]  # not catalogued: the server decides
+    if ask:
+        sds.update(client.security_descriptors_many(where.share, ask, at=_when(at)))
     visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and may_read(sds[p], token, e.is_dir)]
     live_names = _live_names(client, where) if at is not None else None
     return [
@@ -169,6 +178,16 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
         )
         for e in sorted(visible, key=lambda e: (not e.is_dir, e.name.lower()))
     ]
+
+
+def _require_visible_catalogued(client, where: Unc, token: Token, at, fact) -> None:
+    """require_visible for a folder the catalog holds; its SD from the server when not catalogued."""
+    if fact is None:
+        raise NotFound("not found")
+    if fact.sd is None:
+        require_visible(client, where, token, at, want_dir=True)
+    elif not may_read(fact.sd, token, True):
+        raise NotFound("not found", denied=True)
 
 
 def _live_names(client, where: Unc) -> set[str]:
@@ -187,9 +206,14 @@ def versions(token: Token, root: Root, path: str) -> list[VersionView]:
     where = location(root, path)
     client = smb.client_for(where.server)
     snaps = snapshots(root)
-    stats = client.stat_at_many(where.share, where.path, [s.at for s in snaps])
+    known = catalog.history(where, snaps)  # the snapshots the catalog covers; the server for the others
+    ask = [s.at for s in snaps if s.at not in known]
+    stats = {**known, **(client.stat_at_many(where.share, where.path, ask) if ask else {})}
     present = [s for s in snaps if stats.get(s.at) is not None and not stats[s.at].is_dir]
-    sds = client.security_descriptor_at_many(where.share, where.path, [s.at for s in present])
+    sds = {at: fact.sd for at, fact in known.items() if fact is not None and fact.sd is not None}
+    ask = [s.at for s in present if s.at not in sds]
+    if ask:
+        sds.update(client.security_descriptor_at_many(where.share, where.path, ask))
     readable = [s for s in present if sds.get(s.at) is not None and may_read(sds[s.at], token, False)]
 
     rows: list[VersionView] = []

@@ -127,6 +127,17 @@ PORTAL_URL = env.str("PORTAL_URL", default="")  # e.g. https://restore.example.c
 CELERY_BEAT_SCHEDULE = {
     "restore-sweep": {"task": "restore.tasks.sweep_restores", "schedule": float(RESTORE_SWEEP_SECONDS)},
 }
+# Snapshot catalog (restore/catalog/, docs/catalog.md): built by restore/catalog_tasks.py.
+CELERY_IMPORTS = ["restore.catalog_tasks"]
+CATALOG_SHARES = env.list("CATALOG_SHARES", default=[])  # UNCs; empty: the shares USER_ROOTS point into
+CATALOG_REFRESH_SECONDS = env.int("CATALOG_REFRESH_SECONDS", default=900)
+CATALOG_ACL_CHECK = env.str("CATALOG_ACL_CHECK", default="every-snapshot")  # every-snapshot | on-change
+if CATALOG_ACL_CHECK not in ("every-snapshot", "on-change"):
+    raise ImproperlyConfigured("CATALOG_ACL_CHECK must be every-snapshot or on-change.")
+CATALOG_TASK_SECONDS = env.int("CATALOG_TASK_SECONDS", default=600)  # then the build continues in a new task
+CATALOG_LEASE_SECONDS = env.int("CATALOG_LEASE_SECONDS", default=600)  # a dead builder's hold on a source
+CELERY_BEAT_SCHEDULE["catalog-refresh"] = {"task": "restore.catalog_tasks.refresh_catalogs",
+                                           "schedule": float(CATALOG_REFRESH_SECONDS)}
 # The broker must not hand a running restore to a second worker: visibility > longest restore.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RESTORE_MAX_SECONDS + 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -1,0 +1,558 @@
+"""Building the catalog of a source: its snapshots oldest first, each compared with the one before.
+
+For snapshot n (the previous catalogued one is p) every folder is listed over SMB, as the service
+account, with the TWrp context. A folder whose listing digest equals the one stored at p costs no
+per-file database write: its children's rows stay open. Otherwise its children are compared with
+their open rows and only the differences are written (close a row at p, open one at n), in one
+transaction with the folder's checkpoint (``listed_idx = n``). Folders found unchanged are marked
+in batches. A build that stops (crash, deadline, error) resumes where it stopped: folders already
+marked for n are not listed again, their subfolders come from the catalog, and the result equals an
+uninterrupted build.
+
+Security descriptors (CATALOG_ACL_CHECK):
+  every-snapshot (default)  every object's SD is read at every snapshot; an ACL change alone is a
+                            change. Exact on every server (Samba reports ChangeTime = LastWriteTime,
+                            so its listings do not show ACL changes).
+  on-change                 SDs are read for new and changed objects only: exact where an ACL change
+                            moves the object's ChangeTime (Windows NTFS), much cheaper.
+An SD the server cannot give (Samba 4.17 inside a folder deleted live) is stored as unknown and
+fails closed at search time.
+
+One build per source at a time: a lease on the source row, renewed as checkpoints are written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .. import smb
+from ..models.catalog import (
+    CatalogEntry,
+    CatalogSecurityDescriptor,
+    CatalogSnapshot,
+    CatalogSource,
+    CatalogVersion,
+    SnapshotState,
+)
+from .logic import Child, FolderDiff, Row, diff_folder, listing_digest, path_key
+
+log = logging.getLogger(__name__)
+
+ACL_EVERY = "every-snapshot"
+ACL_ON_CHANGE = "on-change"
+ACL_CHECKS = (ACL_EVERY, ACL_ON_CHANGE)
+FLUSH_FOLDERS = 200  # unchanged folders marked per batch
+FLUSH_SECONDS = 5.0
+
+
+class BuildInterrupted(Exception):
+    """The build stopped on purpose (a work limit); everything done so far is kept."""
+
+
+class SnapshotGone(Exception):
+    """The snapshot disappeared from the server while it was being catalogued."""
+
+
+@dataclass
+class Outcome:
+    source_id: int
+    busy: bool = False  # another build holds the source
+    more: bool = False  # stopped at the deadline or a work limit with snapshots left
+    built: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return {"source": self.source_id, "busy": self.busy, "more": self.more, "built": self.built,
+                "error": self.error}
+
+
+def sd_hash(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- the source: lease, snapshot list ---------------------------------------------------------------
+
+
+def _claim(source_id: int, owner: str) -> bool:
+    now = timezone.now()
+    return bool(CatalogSource.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner), id=source_id,
+    ).update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.CATALOG_LEASE_SECONDS)))
+
+
+def _renew(source_id: int, owner: str) -> None:
+    CatalogSource.objects.filter(id=source_id, lease_owner=owner).update(
+        lease_until=timezone.now() + timedelta(seconds=settings.CATALOG_LEASE_SECONDS))
+
+
+def _release(source_id: int, owner: str) -> None:
+    CatalogSource.objects.filter(id=source_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def reset(source: CatalogSource) -> None:
+    """Forget everything catalogued for the source (the next build starts from its oldest snapshot)."""
+    with transaction.atomic():
+        CatalogVersion.objects.filter(entry__source=source).delete()
+        CatalogEntry.objects.filter(source=source).delete()
+        CatalogSnapshot.objects.filter(source=source).delete()
+
+
+def sync_snapshots(source: CatalogSource, client: smb.Client) -> None:
+    """Register the server's new snapshots in time order; mark those it no longer has as gone.
+
+    A new snapshot older than one already catalogued cannot be fitted into the intervals: the
+    source is catalogued again from scratch (snapshots appear newest-last on real servers)."""
+    found = {s.token: s for s in client.enumerate_snapshots(source.share, "")}
+    known = {s.token: s for s in CatalogSnapshot.objects.filter(source=source)}
+    for token, snap in known.items():
+        if token not in found and snap.state != SnapshotState.GONE:
+            if snap.state in (SnapshotState.BUILDING, SnapshotState.FAILED):
+                _roll_back(source, snap)
+            CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.GONE)
+            log.info("catalog %s: snapshot %s is gone from the server", source, token)
+    new = sorted((s for t, s in found.items() if t not in known), key=lambda s: s.at)
+    if not new:
+        return
+    started = [s for s in known.values() if s.state in (SnapshotState.DONE, SnapshotState.BUILDING,
+                                                         SnapshotState.FAILED)]
+    if started and new[0].at < max(s.at for s in started):
+        log.warning("catalog %s: snapshot %s is older than the catalogued history; cataloguing again",
+                    source, new[0].token)
+        reset(source)
+        known, started = {}, []
+        new = sorted(found.values(), key=lambda s: s.at)
+    pending = [s for s in known.values() if s.state == SnapshotState.PENDING]
+    keep = [s for s in known.values() if s.state != SnapshotState.PENDING]
+    next_index = max((s.index for s in keep), default=-1) + 1
+    with transaction.atomic():
+        CatalogSnapshot.objects.filter(id__in=[s.id for s in pending]).delete()
+        queue = sorted([(s.at, s.token) for s in pending] + [(s.at, s.token) for s in new])
+        CatalogSnapshot.objects.bulk_create([
+            CatalogSnapshot(source=source, index=next_index + i, token=token, at=at)
+            for i, (at, token) in enumerate(queue)
+        ])
+
+
+def _roll_back(source: CatalogSource, snap: CatalogSnapshot) -> None:
+    """Undo a partly built snapshot: rows it opened go, rows it closed open again."""
+    prev = _previous_index(source, snap.index)
+    with transaction.atomic():
+        CatalogVersion.objects.filter(entry__source=source, first_idx=snap.index).delete()
+        if prev is not None:
+            CatalogVersion.objects.filter(entry__source=source, last_idx=prev).update(last_idx=None)
+        CatalogEntry.objects.filter(source=source, listed_idx=snap.index).update(listed_idx=None, digest="")
+        CatalogSnapshot.objects.filter(id=snap.id).update(folders_done=0, objects_seen=0, rows_written=0,
+                                                          unreadable_sds=0, unlisted_folders=0)
+
+
+def _previous_index(source: CatalogSource, index: int) -> int | None:
+    prev = (CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE, index__lt=index)
+            .order_by("-index").values_list("index", flat=True).first())
+    return prev
+
+
+def prune(source: CatalogSource) -> int:
+    """Rows that only cover snapshots the server no longer has, and entries left without rows."""
+    oldest = (CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE)
+              .order_by("index").values_list("index", flat=True).first())
+    if oldest is None:
+        return 0
+    deleted, _ = CatalogVersion.objects.filter(entry__source=source, last_idx__lt=oldest).delete()
+    if deleted:
+        CatalogEntry.objects.filter(source=source, versions__isnull=True).exclude(parent__isnull=True).delete()
+    return deleted
+
+
+# --- building ------------------------------------------------------------------------------------------
+
+
+def build_source(source_id: int, *, deadline: float | None = None, stop_after_folders: int | None = None,
+                 on_folder: Callable[[str], None] | None = None, client: smb.Client | None = None) -> Outcome:
+    """Catalogue every snapshot of the source not catalogued yet, oldest first; idempotent.
+
+    ``deadline`` (time.monotonic()) and ``stop_after_folders`` stop the build cleanly with work
+    left (``Outcome.more``); ``on_folder`` is called before each folder (tests: fail mid-way)."""
+    outcome = Outcome(source_id)
+    owner = uuid.uuid4().hex
+    if not _claim(source_id, owner):
+        outcome.busy = True
+        return outcome
+    source = CatalogSource.objects.get(id=source_id)
+    client = client or smb.client_for(source.server)
+    mode = settings.CATALOG_ACL_CHECK
+    budget = _Budget(deadline, stop_after_folders)
+    try:
+        CatalogSource.objects.filter(id=source_id).update(last_run_at=timezone.now(), requested_at=None)
+        sync_snapshots(source, client)
+        for snap in (CatalogSnapshot.objects.filter(source=source).exclude(state__in=[SnapshotState.DONE,
+                                                                                      SnapshotState.GONE])
+                     .order_by("index")):
+            try:
+                _SnapshotBuild(source, snap, client, mode, owner, budget, on_folder).run()
+            except SnapshotGone:
+                _roll_back(source, snap)
+                CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.GONE)
+                continue
+            except BuildInterrupted:
+                outcome.more = True
+                return outcome
+            except smb.SmbError as exc:
+                CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.FAILED, error=str(exc)[:2000])
+                outcome.error = str(exc)
+                log.warning("catalog %s: snapshot %s failed: %s", source, snap.token, exc)
+                return outcome
+            outcome.built.append(snap.token)
+        prune(source)
+        CatalogSource.objects.filter(id=source_id).update(last_error="")
+    except smb.SmbError as exc:
+        outcome.error = str(exc)
+        log.warning("catalog %s: %s", source, exc)
+    finally:
+        if outcome.error:
+            CatalogSource.objects.filter(id=source_id).update(last_error=outcome.error[:2000])
+        _release(source_id, owner)
+    return outcome
+
+
+class _Budget:
+    def __init__(self, deadline: float | None, folders: int | None):
+        self.deadline = deadline
+        self.folders = folders
+
+    def spend(self) -> None:
+        if self.folders is not None:
+            if self.folders <= 0:
+                raise BuildInterrupted("work limit reached")
+            self.folders -= 1
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BuildInterrupted("deadline reached")
+
+
+@dataclass
+class _Folder:
+    id: int
+    path: str
+    parent_id: int | None
+    listed_idx: int | None
+    digest: str
+
+
+class _SnapshotBuild:
+    def __init__(self, source, snap, client, mode, owner, budget, on_folder):
+        self.source = source
+        self.snap = snap
+        self.client = client
+        self.owner = owner
+        self.budget = budget
+        self.on_folder = on_folder
+        self.n = snap.index
+        self.at = snap.at
+        self.share = source.share
+        self.prev = _previous_index(source, self.n)
+        self.mode = snap.acl_check or mode  # a resumed build keeps the mode it started with
+        self.exact = self.mode == ACL_EVERY
+        self.sd_ids: dict[str, int] = {}
+        self.pending: list[int] = []  # unchanged folders, not yet marked
+        self.counts = {"folders_done": 0, "objects_seen": 0, "sd_reads": 0, "unreadable_sds": 0, "unlisted_folders": 0}
+        self.last_flush = time.monotonic()
+        self.exists_checked = 0.0
+
+    # --- the walk ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.snap.state != SnapshotState.BUILDING or not self.snap.acl_check:
+            expected = None
+            if self.prev is not None:
+                expected = CatalogSnapshot.objects.filter(source=self.source, index=self.prev).values_list(
+                    "folders_done", flat=True).first()
+            CatalogSnapshot.objects.filter(id=self.snap.id).update(
+                state=SnapshotState.BUILDING, acl_check=self.mode, error="", folders_expected=expected,
+                started_at=self.snap.started_at or timezone.now())
+        self.folders = {f.id: f for f in self._load_folders()}
+        self.by_key = {path_key(f.path): f for f in self.folders.values()}
+        root = self._root()
+        stack = [root] if root is not None else []
+        while stack:
+            folder = stack.pop()
+            if self.on_folder is not None:
+                self.on_folder(folder.path)
+            try:
+                self.budget.spend()
+            except BuildInterrupted:
+                self._flush()
+                raise
+            subfolders = self._folder(folder)
+            stack.extend(sorted(subfolders, key=lambda f: f.path.lower(), reverse=True))
+            if len(self.pending) >= FLUSH_FOLDERS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+                self._flush()
+        self._flush()
+        with transaction.atomic():
+            snap = CatalogSnapshot.objects.select_for_update().get(id=self.snap.id)
+            snap.state = SnapshotState.DONE
+            snap.complete = snap.unlisted_folders == 0
+            snap.finished_at = timezone.now()
+            snap.save(update_fields=["state", "complete", "finished_at"])
+
+    def _load_folders(self) -> list[_Folder]:
+        rows = CatalogEntry.objects.filter(source=self.source, is_dir=True).values_list(
+            "id", "path", "parent_id", "listed_idx", "digest")
+        return [_Folder(*row) for row in rows]
+
+    def _root(self) -> _Folder | None:
+        """The source's own folder at n (its row is written here); None when it did not exist then."""
+        path = self.source.path
+        entry, _ = CatalogEntry.objects.get_or_create(
+            source=self.source, path_key=path_key(path), is_dir=True,
+            defaults={"path": path, "name": path.rpartition("\\")[2], "parent": None})
+        folder = self.folders.get(entry.id) or _Folder(entry.id, entry.path, None, entry.listed_idx, entry.digest)
+        self.folders[folder.id] = folder
+        if folder.listed_idx == self.n:
+            return folder
+        try:
+            stat = self.client.stat(self.share, path, at=self.at)
+        except smb.NotFound:
+            stat = None
+        if stat is None or not stat.is_dir:
+            self._check_snapshot_exists(force=True)
+            with transaction.atomic():
+                if self.prev is not None:
+                    CatalogVersion.objects.filter(entry__source=self.source, last_idx__isnull=True).update(
+                        last_idx=self.prev)
+                CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest="")
+            return None
+        sds = self._read_sds([path])
+        child = _child(stat, stat.name, sds.get(path, ""))
+        rows = self._open_rows(entry_ids=[folder.id])
+        diff = diff_folder([child], rows, compare_sd=True)
+        if diff.added or diff.changed:
+            self._apply(None, diff, {child.key: path}, folder=None, digest=None)
+        return folder
+
+    def _folder(self, folder: _Folder) -> list[_Folder]:
+        if folder.listed_idx == self.n:  # done before an interruption: its subfolders from the catalog
+            return self._catalogued_subfolders(folder)
+        try:
+            listing = self.client.list_dir(self.share, folder.path, at=self.at)
+        except (smb.NotFound, smb.AccessDenied) as exc:
+            self._check_snapshot_exists()
+            log.info("catalog %s: %s cannot be listed at %s: %s", self.source, folder.path, self.snap.token, exc)
+            self._unlisted(folder)
+            return []
+        paths = {}
+        children = []
+        for e in listing:
+            child_path = f"{folder.path}\\{e.name}" if folder.path else e.name
+            children.append(_child(e, e.name, ""))
+            paths[children[-1].key] = child_path
+        if self.exact:
+            sds = self._read_sds(list(paths.values()))
+            children = [_with_sd(c, sds[paths[c.key]]) for c in children]
+        self.counts["objects_seen"] += len(children)
+        digest = listing_digest(children)
+        if self.prev is not None and folder.listed_idx == self.prev and folder.digest == digest:
+            subfolders = [self.by_key.get(path_key(paths[c.key])) for c in children if c.is_dir]
+            if all(f is not None for f in subfolders):
+                self.pending.append(folder.id)
+                folder.listed_idx = self.n
+                self.counts["folders_done"] += 1
+                return subfolders
+        rows = self._open_rows(parent_id=folder.id)
+        diff = diff_folder(children, rows, compare_sd=self.exact)
+        if not self.exact and diff.needs_sd():
+            sds = self._read_sds([paths[c.key] for c in diff.needs_sd()])
+            diff = _fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
+        ids = self._apply(folder, diff, paths, folder=folder, digest=digest)
+        subfolders = []
+        for c in children:
+            if c.is_dir:
+                p = paths[c.key]
+                sub = self.by_key.get(path_key(p))
+                if sub is None:
+                    sub = _Folder(ids[c.key], p, folder.id, None, "")
+                    self.folders[sub.id] = sub
+                    self.by_key[path_key(p)] = sub
+                subfolders.append(sub)
+        return subfolders
+
+    def _catalogued_subfolders(self, folder: _Folder) -> list[_Folder]:
+        ids = (CatalogEntry.objects.filter(parent_id=folder.id, is_dir=True, versions__last_idx__isnull=True)
+               .values_list("id", flat=True).distinct())
+        return [self.folders[i] for i in ids if i in self.folders]
+
+    # --- reading from the server --------------------------------------------------------------------
+
+    def _read_sds(self, paths: list[str]) -> dict[str, str | None]:
+        """{path: sha256 of its SD, or None when the server could not give it}; new SDs stored."""
+        if not paths:
+            return {}
+        found = self.client.security_descriptors_many(self.share, paths, at=self.at)
+        self.counts["sd_reads"] += len(paths)
+        out = {}
+        for p in paths:
+            data = found.get(p)
+            if data is None:
+                self.counts["unreadable_sds"] += 1
+                out[p] = None
+            else:
+                sha = sd_hash(data)
+                if sha not in self.sd_ids:
+                    self.sd_ids[sha] = _store_sd(sha, data)
+                out[p] = sha
+        return out
+
+    def _check_snapshot_exists(self, force: bool = False) -> None:
+        """A listing that fails: is it the snapshot that went away (then nothing here is true)?"""
+        if not force and time.monotonic() - self.exists_checked < 60:
+            return
+        tokens = {s.token for s in self.client.enumerate_snapshots(self.share, "")}
+        if self.snap.token not in tokens:
+            raise SnapshotGone(self.snap.token)
+        self.exists_checked = time.monotonic()
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def _open_rows(self, *, parent_id: int | None = None, entry_ids: list[int] | None = None) -> list[Row]:
+        rows = CatalogVersion.objects.filter(last_idx__isnull=True)
+        rows = rows.filter(entry__parent_id=parent_id) if entry_ids is None else rows.filter(entry_id__in=entry_ids)
+        return [Row(version_id=v, entry_id=e, name=name, is_dir=d, size=s, last_write=lw, changed=ch, attributes=a,
+                    sd=sha)
+                for v, e, name, d, s, lw, ch, a, sha in rows.values_list(
+                    "id", "entry_id", "entry__name", "entry__is_dir", "size", "last_write", "changed", "attributes",
+                    "sd__sha256")]
+
+    def _apply(self, parent: _Folder | None, diff: FolderDiff, paths: dict, *, folder: _Folder | None,
+               digest: str | None) -> dict:
+        """Write one folder's differences and its checkpoint in one transaction; {child key: entry id}."""
+        ids: dict = {}
+        with transaction.atomic():
+            self._flush(inside=True)
+            ids.update(self._entries(parent, diff.added, paths))
+            for row, child in diff.changed + diff.renamed:
+                ids[child.key] = row.entry_id
+            closing = [r.version_id for r in diff.removed] + [r.version_id for r, _ in diff.changed]
+            if closing and self.prev is not None:
+                CatalogVersion.objects.filter(id__in=closing).update(last_idx=self.prev)
+            elif closing:  # cannot happen: without a previous snapshot nothing is open
+                raise AssertionError("open rows without a previous snapshot")
+            gone_dirs = [r.entry_id for r in diff.removed if r.is_dir]
+            if gone_dirs:
+                self._close_below(gone_dirs)
+            new_rows = [_version(ids[c.key], self.n, c, self.sd_ids) for c in diff.added]
+            new_rows += [_version(row.entry_id, self.n, c, self.sd_ids) for row, c in diff.changed]
+            CatalogVersion.objects.bulk_create(new_rows)
+            for row, child in diff.renamed:
+                CatalogEntry.objects.filter(id=row.entry_id).update(name=child.name, path=paths[child.key])
+            written = len(closing) + len(new_rows)
+            if folder is not None:
+                CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest=digest)
+                folder.listed_idx, folder.digest = self.n, digest
+                CatalogSnapshot.objects.filter(id=self.snap.id).update(folders_done=F("folders_done") + 1,
+                                                                       rows_written=F("rows_written") + written)
+            else:
+                CatalogSnapshot.objects.filter(id=self.snap.id).update(rows_written=F("rows_written") + written)
+        return ids
+
+    def _entries(self, parent: _Folder | None, added: list[Child], paths: dict) -> dict:
+        """Entry ids for new children: existing entries (a path back after a deletion) or new ones."""
+        if not added:
+            return {}
+        keys = {(path_key(paths[c.key]), c.is_dir): c for c in added}
+        ids = {}
+        for entry_id, key, is_dir, name in CatalogEntry.objects.filter(
+                source=self.source, path_key__in=[k for k, _ in keys]).values_list("id", "path_key", "is_dir", "name"):
+            child = keys.pop((key, is_dir), None)
+            if child is not None:
+                ids[child.key] = entry_id
+                if name != child.name:
+                    CatalogEntry.objects.filter(id=entry_id).update(name=child.name, path=paths[child.key])
+        created = CatalogEntry.objects.bulk_create([
+            CatalogEntry(source=self.source, parent_id=parent.id if parent else None, path=paths[c.key],
+                         path_key=key, name=c.name, is_dir=c.is_dir)
+            for (key, _), c in keys.items()
+        ])
+        for entry, child in zip(created, keys.values()):
+            ids[child.key] = entry.id
+        return ids
+
+    def _close_below(self, folder_ids: list[int]) -> None:
+        """Everything below folders that are gone (or cannot be listed) is not in snapshot n."""
+        below = set(folder_ids)
+        frontier = list(folder_ids)
+        children_of: dict[int, list[int]] = {}
+        for f in self.folders.values():
+            if f.parent_id is not None:
+                children_of.setdefault(f.parent_id, []).append(f.id)
+        while frontier:
+            for child in children_of.get(frontier.pop(), []):
+                if child not in below:
+                    below.add(child)
+                    frontier.append(child)
+        if self.prev is not None:
+            CatalogVersion.objects.filter(entry__parent_id__in=below, last_idx__isnull=True).update(last_idx=self.prev)
+
+    def _unlisted(self, folder: _Folder) -> None:
+        with transaction.atomic():
+            self._flush(inside=True)
+            self._close_below([folder.id])
+            CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest="")
+            folder.listed_idx, folder.digest = self.n, ""
+            CatalogSnapshot.objects.filter(id=self.snap.id).update(unlisted_folders=F("unlisted_folders") + 1,
+                                                                   folders_done=F("folders_done") + 1)
+
+    def _flush(self, inside: bool = False) -> None:
+        """Mark the unchanged folders done for n and save the counters (a checkpoint)."""
+        counts = {k: F(k) + v for k, v in self.counts.items() if v}
+        if not self.pending and not counts:
+            return
+        with transaction.atomic():
+            for i in range(0, len(self.pending), 500):
+                CatalogEntry.objects.filter(id__in=self.pending[i:i + 500]).update(listed_idx=self.n)
+            if counts:
+                CatalogSnapshot.objects.filter(id=self.snap.id).update(**counts)
+        self.pending = []
+        self.counts = dict.fromkeys(self.counts, 0)
+        if not inside:
+            self.last_flush = time.monotonic()
+            _renew(self.source.id, self.owner)
+
+
+def _child(entry: smb.Entry, name: str, sd: str | None) -> Child:
+    return Child(name=name, is_dir=entry.is_dir, size=0 if entry.is_dir else entry.size, last_write=entry.last_write,
+                 changed=entry.changed, attributes=entry.attributes, sd=sd)
+
+
+def _with_sd(child: Child, sd: str | None) -> Child:
+    return Child(child.name, child.is_dir, child.size, child.last_write, child.changed, child.attributes, sd)
+
+
+def _fill_sds(diff: FolderDiff, sds: dict) -> FolderDiff:
+    return FolderDiff(added=[_with_sd(c, sds[c.key]) for c in diff.added],
+                      changed=[(r, _with_sd(c, sds[c.key])) for r, c in diff.changed],
+                      removed=diff.removed, renamed=diff.renamed, unchanged=diff.unchanged)
+
+
+def _version(entry_id: int, n: int, child: Child, sd_ids: dict) -> CatalogVersion:
+    return CatalogVersion(entry_id=entry_id, first_idx=n, last_idx=None, size=child.size, last_write=child.last_write,
+                          changed=child.changed, attributes=child.attributes,
+                          sd_id=sd_ids.get(child.sd) if child.sd else None)
+
+
+def _store_sd(sha: str, data: bytes) -> int:
+    existing = CatalogSecurityDescriptor.objects.filter(sha256=sha).values_list("id", flat=True).first()
+    if existing is not None:
+        return existing
+    CatalogSecurityDescriptor.objects.bulk_create([CatalogSecurityDescriptor(sha256=sha, data=data)],
+                                                  ignore_conflicts=True)
+    return CatalogSecurityDescriptor.objects.get(sha256=sha).id

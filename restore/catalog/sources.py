@@ -1,0 +1,89 @@
+"""What is catalogued: sources (\\\\server\\share or a folder of it), from settings or the admin site,
+and which source covers a person's root or a path."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from .. import paths
+from ..models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
+from ..paths import Unc
+
+log = logging.getLogger(__name__)
+
+
+def configured_uncs() -> list[Unc]:
+    """CATALOG_SHARES, or else the shares that USER_ROOTS templates point into."""
+    uncs: list[Unc] = []
+    if settings.CATALOG_SHARES:
+        for raw in settings.CATALOG_SHARES:
+            uncs.append(paths.parse_unc(raw))
+    else:
+        from ..identity import root_templates
+
+        for _, template in root_templates():
+            unc = paths.parse_unc(template.replace("%USERNAME%", "x").replace("%USERDOMAIN%", "x"))
+            uncs.append(Unc(unc.server, unc.share))
+    seen, out = set(), []
+    for unc in uncs:
+        key = (unc.server, unc.share.lower(), unc.path.lower())
+        if key not in seen:
+            seen.add(key)
+            out.append(unc)
+    return out
+
+
+def register(unc: Unc) -> CatalogSource:
+    source, created = CatalogSource.objects.get_or_create(server=unc.server.lower(), share=unc.share.lower(),
+                                                          path=unc.path)
+    if created:
+        log.info("catalog: new source %s", source)
+    return source
+
+
+def ensure_configured() -> list[CatalogSource]:
+    """The configured sources exist (sources added in the admin site stay too); the enabled ones."""
+    for unc in configured_uncs():
+        register(unc)
+    return list(CatalogSource.objects.filter(enabled=True).order_by("id"))
+
+
+def covering(where: Unc) -> CatalogSource | None:
+    """The most specific enabled source whose folder holds ``where`` (\\\\server\\share\\path)."""
+    candidates = (CatalogSource.objects.filter(enabled=True, server=where.server.lower(), share=where.share.lower())
+                  .order_by(Length("path").desc()))
+    target = where.path.lower()
+    for source in candidates:
+        base = source.path.lower()
+        if not base or target == base or target.startswith(base + "\\"):
+            return source
+    return None
+
+
+@dataclass
+class Progress:
+    """A source as administrators see it: snapshots per state and the one being built."""
+
+    source: CatalogSource
+    counts: dict[str, int]
+    current: CatalogSnapshot | None
+    building: bool
+
+
+def progress() -> list[Progress]:
+    now = timezone.now()
+    out = []
+    for source in CatalogSource.objects.order_by("server", "share", "path"):
+        counts = dict(CatalogSnapshot.objects.filter(source=source).values("state").annotate(n=Count("id"))
+                      .values_list("state", "n"))
+        current = (CatalogSnapshot.objects.filter(source=source)
+                   .exclude(state__in=[SnapshotState.DONE, SnapshotState.GONE]).order_by("index").first())
+        building = bool(source.lease_owner and source.lease_until and source.lease_until > now)
+        out.append(Progress(source, {s: counts.get(s, 0) for s in SnapshotState.values}, current, building))
+    return out
