@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, paths, previous_versions as pv, smb
+from . import audit, paths, previous_versions as pv, related, smb
 from .access import (
     FILE_WRITE_DATA,
     Token,
@@ -107,7 +107,7 @@ class Request:
     conflict: str
     target_root: Root | None = None
     target_path: str = ""
-    exclude_related: frozenset[str] = frozenset()  # "root:path" of related items the person unticked
+    exclude_related: frozenset[str] = frozenset()  # keys of related items the person unticked (related.Item.key)
     related: bool = True
 
     def as_json(self) -> dict:
@@ -156,12 +156,12 @@ def parse_request(roots: list[Root], data: dict) -> Request:
         target_path = _path(target.get("path"))
     exclude = data.get("exclude_related") or []
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
-        raise pv.BadRequest("'exclude_related' must be a list of 'root:path' strings")
+        raise pv.BadRequest("'exclude_related' must be a list of related items' keys (their paths)")
     related = data.get("related", True)
     if not isinstance(related, bool):
         raise pv.BadRequest("'related' must be true or false")
     return Request(tuple(selected), mode, conflict, target_root, target_path,
-                   frozenset(x.replace("/", "\\").lower() for x in exclude), related)
+                   frozenset(x.replace("\\", "/").lower() for x in exclude), related)
 
 
 def _path(value) -> str:
@@ -332,9 +332,13 @@ def make_plan(token: Token, request: Request) -> Plan:
         entry = pv.require_visible(client, where, token, sel.snapshot, want_dir=None)
         top = _planned(entry, "selected", sel.root.id, sel.path, sel.snapshot)
         if entry.is_dir:
-            group = [top] + _walk(client, where, sel, token, plan)
+            group = [top] + _walk(client, where, sel.path, sel, token, plan)
         else:
-            group = [top] + (_related(token, sel, request.exclude_related) if request.related else [])
+            group = [top]
+            for item in _related(token, sel, request.exclude_related) if request.related else []:
+                group.append(item)
+                if item.kind == ItemKind.FOLDER and item.action != "skip":  # a pulled folder comes whole
+                    group += _walk(client, pv.location(sel.root, item.path), item.path, sel, token, plan)
         if request.mode == Mode.DOWNLOAD:
             for item in group:
                 item.action = "download" if item.action != "skip" else "skip"
@@ -354,11 +358,12 @@ def _planned(entry: smb.Entry, origin: str, root_id: str, path: str, snapshot: s
                        last_write=entry.last_write, created=entry.created, reason=reason)
 
 
-def _walk(client: smb.Client, where: paths.Unc, sel: Selected, token: Token, plan: Plan) -> list[PlannedItem]:
-    """The folder's tree as it was at the snapshot, top-down; what the person cannot read in that
-    snapshot is left out and only counted (access-based enumeration: no names)."""
+def _walk(client: smb.Client, where: paths.Unc, rel_path: str, sel: Selected, token: Token,
+          plan: Plan) -> list[PlannedItem]:
+    """The tree below the folder ``rel_path`` as it was at the snapshot, top-down; what the person
+    cannot read in that snapshot is left out and only counted (access-based enumeration: no names)."""
     found: list[PlannedItem] = []
-    pending = [(sel.path, where.path)]
+    pending = [(rel_path, where.path)]
     while pending:
         rel, share_path = pending.pop(0)
         entries = client.list_dir(where.share, share_path, at=sel.snapshot.at)
@@ -380,20 +385,16 @@ def _walk(client: smb.Client, where: paths.Unc, sel: Selected, token: Token, pla
 def _related(token: Token, sel: Selected, excluded: frozenset[str]) -> list[PlannedItem]:
     """The selected file's related files from the same snapshot (restore/related.py), minus what
     the person unticked; a related file they cannot read is listed as skipped with the reason."""
-    try:
-        from . import related
-    except ImportError:  # the rule catalog is optional for the copy engine
-        return []
     items = []
     for rel in related.bundle(token, sel.root, sel.path, sel.snapshot).related:
         if rel.kind == "stream":
             continue  # every restored file brings its alternate data streams (restore/copying.py)
-        if f"{sel.root.id}:{rel.path}".lower() in excluded:
+        if rel.key.lower() in excluded:
             continue
         item = PlannedItem(kind=ItemKind.FOLDER if rel.kind == "folder" else ItemKind.FILE,
                            origin=f"related: {rel.rule}", root=sel.root.id, path=rel.path, at=sel.snapshot.token,
-                           size=rel.size or 0, last_write=getattr(rel, "last_write", None),
-                           created=getattr(rel, "created", None), reason=rel.reason)
+                           size=rel.size or 0, last_write=rel.last_write,
+                           reason=rel.reason)
         if not rel.included:
             item.action, item.note = "skip", rel.skip_reason
         items.append(item)

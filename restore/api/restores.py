@@ -26,7 +26,7 @@ RestoreIn = inline_serializer("RestoreRequest", {
                                 required=False),
     "related": serializers.BooleanField(default=True, help_text="bring the related files (restore/related.py)"),
     "exclude_related": serializers.ListField(child=serializers.CharField(), required=False,
-                                             help_text="'root:path' of related items to leave out"),
+                                             help_text="keys of related items to leave out, as GET .../related lists them"),
     "dry_run": serializers.BooleanField(default=False, help_text="answer what would be written where; write nothing"),
 })
 ItemOut = {"seq": serializers.IntegerField(), "kind": serializers.CharField(), "origin": serializers.CharField(),
