@@ -312,6 +312,7 @@ def start(*, actor, username: str, ticket: str, reason: str, via: str, context: 
     if refusal:
         raise refuse(Refused(refusal))
     with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=actor.pk).first()  # one start at a time per member
         target = _user_for(person)
         identity.store(target, view)
         for previous in ActingFor.objects.select_related("target").filter(actor=actor, ended_at__isnull=True):

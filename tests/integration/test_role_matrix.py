@@ -169,7 +169,8 @@ def facts(testenv):
     at = alice.get("/api/v1/roots/data/snapshots").json()[-1]["id"]
     names = ["Alice Archer", ident.sid, str(job.id), "handover", "salaries", "forecast", "Budget 2026", "IMG_0001",
              "meeting-minutes", "parcels", "ledger", "data\\alice", "data\\\\alice", "alice.V6"]
-    return {"at": at, "job": str(job.id), "names": names, "path_args": {"root": "data", "job_id": str(job.id), "source_id": "1"}}
+    return {"at": at, "job": str(job.id), "names": names,
+            "path_args": {"root": "data", "job_id": str(job.id), "source_id": "1"}}
 
 
 def client_for(role: str, testenv) -> Client:
