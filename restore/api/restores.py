@@ -11,9 +11,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from .. import audit, jobs, zipdownload
+from .. import jobs, zipdownload
 from ..models import JobState, Mode
-from ..permissions import subject_of
+from ..permissions import audit_context, require_content, subject_of
 from .files import FileView
 
 ItemIn = inline_serializer("RestoreItemIn", {"root": serializers.CharField(), "path": serializers.CharField(),
@@ -82,7 +82,7 @@ class RestoreStartThrottle(UserRateThrottle):
 
 
 def _context(request, subject):
-    return audit.Context.from_request(request, role=subject.role, acting_for=getattr(subject, "acting_for", None))
+    return audit_context(request, subject)
 
 
 class RestoresView(FileView):
@@ -110,7 +110,7 @@ class RestoresView(FileView):
             return Response(jobs.dry_run(subject.token, req, context).as_json())
         try:
             job = jobs.start(owner=subject.identity.user, requested_by=request.user, token=subject.token, request=req,
-                             context=context, ticket=getattr(subject, "ticket", ""), reason=getattr(subject, "reason", ""))
+                             context=context, ticket=subject.ticket, reason=subject.reason)
         except jobs.Refused as exc:
             return Response({"detail": "This restore may not run: " + " ".join(exc.problems),
                              "problems": exc.problems}, status=status.HTTP_403_FORBIDDEN)
@@ -147,6 +147,7 @@ class RestoreDownloadView(FileView):
             raise exceptions.NotFound("This restore is not a download.")
         if job.state == JobState.CANCELLED:
             raise exceptions.NotFound("This restore was cancelled.")
+        require_content(request, subject, operation="download restore")
         response = StreamingHttpResponse(zipdownload.stream_zip(job, _context(request, subject)),
                                          content_type="application/zip")
         response["Content-Disposition"] = content_disposition_header(True, f"restore-{job.id}.zip")

@@ -1,0 +1,81 @@
+"""Pages: the restore dialog (dry run shown before anything is written), a job with live progress,
+my restores. Same services and permission layer as the API (restore/api/restores.py)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from .. import jobs, paths, previous_versions as pv, smb
+from ..models import Conflict, Mode
+from ..permissions import audit_context, subject_of
+from .files import _problem
+
+
+def _form_request(data) -> dict:
+    """The dialog's fields as the API's request body."""
+    body = {"items": [{"root": data.get("root", ""), "path": p, "at": data.get("at", "")}
+                      for p in data.getlist("path")],
+            "mode": data.get("mode") or Mode.ALONGSIDE, "conflict": data.get("conflict") or Conflict.RENAME}
+    if body["mode"] == Mode.TO_FOLDER:
+        body["target"] = {"root": data.get("target_root") or data.get("root", ""), "path": data.get("target_path", "")}
+    if data.get("planned"):  # the dialog was shown: unticked related items stay behind
+        offered, ticked = set(data.getlist("offered")), set(data.getlist("related"))
+        body["exclude_related"] = sorted(offered - ticked)
+    return body
+
+
+@login_required
+def new_restore(request):
+    subject = subject_of(request)
+    data = request.POST if request.method == "POST" else request.GET
+    body = _form_request(data)
+    try:
+        req = jobs.parse_request(subject.roots, body)
+        if request.method == "POST" and data.get("start"):
+            try:
+                job = jobs.start(owner=subject.identity.user, requested_by=request.user, token=subject.token,
+                                 request=req, context=audit_context(request, subject), ticket=subject.ticket,
+                                 reason=subject.reason)
+            except (jobs.Refused, jobs.TooBusy) as exc:
+                return _problem(request, 403 if isinstance(exc, jobs.Refused) else 429, str(exc))
+            return redirect("restore-job", job.id)
+        plan = jobs.dry_run(subject.token, req, audit_context(request, subject))
+    except (pv.BadRequest, paths.PathError) as exc:
+        return _problem(request, 400, str(exc))
+    except (pv.NotFound, smb.NotFound):
+        raise Http404("Not found") from None
+    related = [i for i in plan.items if i.origin.startswith("related: ")]
+    return render(request, "restore/restore_new.html", {
+        "plan": plan, "body": body, "related": related, "modes": Mode.choices, "conflicts": Conflict.choices,
+        "roots": subject.roots, "first": req.selected[0],
+    })
+
+
+@login_required
+def job_page(request, job_id):
+    subject_of(request)
+    try:
+        job = jobs.job_for(request.user, job_id)
+    except pv.NotFound:
+        raise Http404("Not found") from None
+    template = "restore/_job_progress.html" if request.headers.get("HX-Request") else "restore/restore_job.html"
+    return render(request, template, {"job": job, "items": job.items.order_by("seq")})
+
+
+@login_required
+@require_POST
+def cancel(request, job_id):
+    subject = subject_of(request)
+    try:
+        job = jobs.job_for(request.user, job_id)
+    except pv.NotFound:
+        raise Http404("Not found") from None
+    jobs.cancel(job, audit_context(request, subject))
+    return redirect("restore-job", job.id)
+
+
+@login_required
+def my_jobs(request):
+    subject_of(request)
+    return render(request, "restore/restore_list.html", {"jobs": jobs.jobs_visible_to(request.user)[:100]})
