@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .views import audit, helpdesk
-from .views import files, pages
+from .views import files, pages, restores
 from .views.related import related
 
 urlpatterns = [
@@ -17,5 +17,9 @@ urlpatterns = [
     path("helpdesk/act-for", helpdesk.start, name="helpdesk-start"),
     path("helpdesk/stop", helpdesk.stop, name="helpdesk-stop"),
     path("audit/", audit.trail, name="audit"),
+    path("restores/", restores.my_jobs, name="restores"),
+    path("restores/new", restores.new_restore, name="restore-new"),
+    path("restores/<uuid:job_id>/", restores.job_page, name="restore-job"),
+    path("restores/<uuid:job_id>/cancel", restores.cancel, name="restore-cancel"),
     path("healthz", pages.healthz, name="healthz"),
 ]
