@@ -127,6 +127,8 @@ TABLE: dict[str, list[Call]] = {
     # planned pages: the restore jobs (the lead)
     "restores/": [Call("GET", files_page(others=OWN))],
     "restores/<uuid:job_id>/": [Call("GET", files_page())],
+    "restores/new": [Call("GET", files_page(), {"root": "data", "path": "Documents/Finance/forecast.xlsx", "at": "{at}"})],
+    "restores/<uuid:job_id>/cancel": [Call("POST", files_page(alice={302}), form=True)],
     "search/": [Call("GET", files_page(others=OWN), {"q": "handover"})],
     "catalog/": [Call("GET", everyone(302))],  # staff only: everyone else is sent to the admin's sign-in
 }
