@@ -124,9 +124,11 @@ TABLE: dict[str, list[Call]] = {
     "helpdesk/stop": [Call("POST", only(HELPDESKS, 302, anonymous=302), fresh=True, form=True)],
     "audit/": [Call("GET", only((AUDITOR,), 200, anonymous=302), sees_alice=frozenset({ALICE, AUDITOR}))],
     "healthz": [Call("GET", everyone(200))],
-    # planned pages: the restore jobs (the lead)
     "restores/": [Call("GET", files_page(others=OWN))],
+    "restores/new": [Call("GET", files_page(others={400, 404}),  # the dialog: a dry run, nothing written
+                          {"root": "data", "path": "Documents/Archive/handover.docx", "at": "{at}"})],
     "restores/<uuid:job_id>/": [Call("GET", files_page())],
+    "restores/<uuid:job_id>/cancel": [Call("POST", files_page(alice={302, 409}), form=True)],
     "restores/new": [Call("GET", files_page(), {"root": "data", "path": "Documents/Finance/forecast.xlsx", "at": "{at}"})],
     "restores/<uuid:job_id>/cancel": [Call("POST", files_page(alice={302}), form=True)],
     "search/": [Call("GET", files_page(others=OWN), {"q": "handover"})],
