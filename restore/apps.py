@@ -7,4 +7,5 @@ class RestoreConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (audit records for sign-in events)
+        from . import helpdesk  # noqa: F401  (signing out ends acting-for)
         from .api import authentication  # noqa: F401  (OpenAPI security scheme)

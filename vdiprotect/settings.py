@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-service restore from SMB Previous Versions.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # "kind" is a file/folder choice in listings and search, and file/folder/stream in related bundles
+    "ENUM_NAME_OVERRIDES": {"EntryKindEnum": ["file", "folder"], "RelatedKindEnum": ["file", "folder", "stream"]},
 }
 
 # Email (job notifications), e.g. smtp+tls://user:pass@mail.example:587
