@@ -27,6 +27,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -53,6 +54,9 @@ ACL_ON_CHANGE = "on-change"
 ACL_CHECKS = (ACL_EVERY, ACL_ON_CHANGE)
 FLUSH_FOLDERS = 200  # unchanged folders marked per batch
 FLUSH_SECONDS = 5.0
+LIST_THREADS = 4  # folders listed at once: overlaps SMB round trips (measured ~1.9x on loopback)
+PREFETCH = 16  # folders of the walk asked for ahead of the one being written
+MAX_UNLISTED = 1000  # folders that could not be listed, remembered per snapshot (beyond: not covered)
 
 
 class BuildInterrupted(Exception):
@@ -154,7 +158,7 @@ def _roll_back(source: CatalogSource, snap: CatalogSnapshot) -> None:
             CatalogVersion.objects.filter(entry__source=source, last_idx=prev).update(last_idx=None)
         CatalogEntry.objects.filter(source=source, listed_idx=snap.index).update(listed_idx=None, digest="")
         CatalogSnapshot.objects.filter(id=snap.id).update(folders_done=0, objects_seen=0, rows_written=0,
-                                                          unreadable_sds=0, unlisted_folders=0)
+                                                          unreadable_sds=0, unlisted_folders=0, unlisted=[])
 
 
 def _previous_index(source: CatalogSource, index: int) -> int | None:
@@ -284,19 +288,22 @@ class _SnapshotBuild:
         self.by_key = {path_key(f.path): f for f in self.folders.values()}
         root = self._root()
         stack = [root] if root is not None else []
-        while stack:
-            folder = stack.pop()
-            if self.on_folder is not None:
-                self.on_folder(folder.path)
-            try:
-                self.budget.spend()
-            except BuildInterrupted:
-                self._flush()
-                raise
-            subfolders = self._folder(folder)
-            stack.extend(sorted(subfolders, key=lambda f: f.path.lower(), reverse=True))
-            if len(self.pending) >= FLUSH_FOLDERS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-                self._flush()
+        with ThreadPoolExecutor(LIST_THREADS, thread_name_prefix="catalog") as pool:
+            self.fetching = {}
+            while stack:
+                self._prefetch(pool, stack)
+                folder = stack.pop()
+                if self.on_folder is not None:
+                    self.on_folder(folder.path)
+                try:
+                    self.budget.spend()
+                except BuildInterrupted:
+                    self._flush()
+                    raise
+                subfolders = self._folder(folder)
+                stack.extend(sorted(subfolders, key=lambda f: f.path.lower(), reverse=True))
+                if len(self.pending) >= FLUSH_FOLDERS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+                    self._flush()
         self._flush()
         with transaction.atomic():
             snap = CatalogSnapshot.objects.select_for_update().get(id=self.snap.id)
@@ -344,7 +351,7 @@ class _SnapshotBuild:
         if folder.listed_idx == self.n:  # done before an interruption: its subfolders from the catalog
             return self._catalogued_subfolders(folder)
         try:
-            listing = self.client.list_dir(self.share, folder.path, at=self.at)
+            listing, raw_sds = self._fetched(folder)
         except (smb.NotFound, smb.AccessDenied) as exc:
             self._check_snapshot_exists()
             log.info("catalog %s: %s cannot be listed at %s: %s", self.source, folder.path, self.snap.token, exc)
@@ -357,7 +364,7 @@ class _SnapshotBuild:
             children.append(_child(e, e.name, ""))
             paths[children[-1].key] = child_path
         if self.exact:
-            sds = self._read_sds(list(paths.values()))
+            sds = self._hash_sds(list(paths.values()), raw_sds)
             children = [_with_sd(c, sds[paths[c.key]]) for c in children]
         self.counts["objects_seen"] += len(children)
         digest = listing_digest(children)
@@ -393,11 +400,33 @@ class _SnapshotBuild:
 
     # --- reading from the server --------------------------------------------------------------------
 
+    def _fetch(self, path: str) -> tuple[list[smb.Entry], dict]:
+        """A folder's listing, and (every-snapshot) its children's SDs: run in the listing threads."""
+        listing = self.client.list_dir(self.share, path, at=self.at)
+        if not self.exact or not listing:
+            return listing, {}
+        children = [f"{path}\\{e.name}" if path else e.name for e in listing]
+        return listing, self.client.security_descriptors_many(self.share, children, at=self.at)
+
+    def _prefetch(self, pool: ThreadPoolExecutor, stack: list[_Folder]) -> None:
+        """Ask for the next folders of the walk while this one is written (SMB round trips overlap)."""
+        for folder in reversed(stack[-PREFETCH:]):
+            if len(self.fetching) >= PREFETCH:
+                return
+            if folder.id not in self.fetching and folder.listed_idx != self.n:
+                self.fetching[folder.id] = pool.submit(self._fetch, folder.path)
+
+    def _fetched(self, folder: _Folder) -> tuple[list[smb.Entry], dict]:
+        future = self.fetching.pop(folder.id, None)
+        return future.result() if future is not None else self._fetch(folder.path)
+
     def _read_sds(self, paths: list[str]) -> dict[str, str | None]:
         """{path: sha256 of its SD, or None when the server could not give it}; new SDs stored."""
         if not paths:
             return {}
-        found = self.client.security_descriptors_many(self.share, paths, at=self.at)
+        return self._hash_sds(paths, self.client.security_descriptors_many(self.share, paths, at=self.at))
+
+    def _hash_sds(self, paths: list[str], found: dict) -> dict[str, str | None]:
         self.counts["sd_reads"] += len(paths)
         out = {}
         for p in paths:
@@ -503,13 +532,18 @@ class _SnapshotBuild:
             CatalogVersion.objects.filter(entry__parent_id__in=below, last_idx__isnull=True).update(last_idx=self.prev)
 
     def _unlisted(self, folder: _Folder) -> None:
+        """A folder of the snapshot that cannot be listed: nothing below it is known at n."""
         with transaction.atomic():
             self._flush(inside=True)
             self._close_below([folder.id])
             CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest="")
             folder.listed_idx, folder.digest = self.n, ""
-            CatalogSnapshot.objects.filter(id=self.snap.id).update(unlisted_folders=F("unlisted_folders") + 1,
-                                                                   folders_done=F("folders_done") + 1)
+            snap = CatalogSnapshot.objects.select_for_update().get(id=self.snap.id)
+            snap.unlisted_folders += 1
+            snap.folders_done += 1
+            if len(snap.unlisted) < MAX_UNLISTED:
+                snap.unlisted = snap.unlisted + [folder.path.lower()]
+            snap.save(update_fields=["unlisted_folders", "folders_done", "unlisted"])
 
     def _flush(self, inside: bool = False) -> None:
         """Mark the unchanged folders done for n and save the counters (a checkpoint)."""

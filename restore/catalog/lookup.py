@@ -1,8 +1,8 @@
 """What the catalog knows about one path at given snapshots, for previous_versions (the timeline and
 folder listings at a snapshot): answered from the database instead of one SMB request per snapshot.
 
-A snapshot is *covered* when its build finished and listed every folder (so an absence is an
-answer). A security descriptor is given only for snapshots built with CATALOG_ACL_CHECK =
+A snapshot is *covered* for a path when its build finished and listed every folder above the
+path (so an absence is an answer). A security descriptor is given only for snapshots built with CATALOG_ACL_CHECK =
 every-snapshot (read at that very snapshot); otherwise, or when it is unknown, ``sd`` is None
 and the caller asks the file server, exactly as without a catalog.
 """
@@ -43,9 +43,14 @@ def _covered(where: Unc, snapshots: list[smb.Snapshot]):
     if source is None:
         return None, {}
     wanted = {s.token for s in snapshots}
-    covered = {token: (index, acl == ACL_EVERY) for token, index, acl in CatalogSnapshot.objects.filter(
-        source=source, state=SnapshotState.DONE, complete=True, token__in=wanted).values_list(
-        "token", "index", "acl_check")}
+    target = where.path.lower()
+    covered = {}
+    for token, index, acl, count, unlisted in CatalogSnapshot.objects.filter(
+            source=source, state=SnapshotState.DONE, token__in=wanted).values_list(
+            "token", "index", "acl_check", "unlisted_folders", "unlisted"):
+        if count and (len(unlisted) < count or any(target == u or target.startswith(u + "\\") for u in unlisted)):
+            continue  # below a folder that could not be listed then: the catalog does not know
+        covered[token] = (index, acl == ACL_EVERY)
     return source, covered
 
 

@@ -120,6 +120,7 @@ class Migration(migrations.Migration):
                 ("sd_reads", models.PositiveIntegerField(default=0)),
                 ("unreadable_sds", models.PositiveIntegerField(default=0)),
                 ("unlisted_folders", models.PositiveIntegerField(default=0)),
+                ("unlisted", models.JSONField(blank=True, default=list)),
                 ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("finished_at", models.DateTimeField(blank=True, null=True)),
                 ("error", models.TextField(blank=True, default="")),

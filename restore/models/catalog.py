@@ -63,6 +63,7 @@ class CatalogSnapshot(models.Model):
     sd_reads = models.PositiveIntegerField(default=0)
     unreadable_sds = models.PositiveIntegerField(default=0)
     unlisted_folders = models.PositiveIntegerField(default=0)
+    unlisted = models.JSONField(default=list, blank=True)  # lower-cased paths of those folders (at most 1000)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
