@@ -8,6 +8,7 @@ from django.dispatch import receiver
 from . import audit
 from .audit import Action, Result
 from .models import ActingFor, AuditEvent, Identity, RelatedRule
+from .catalog import admin as catalog_admin  # noqa: F401  (registers the snapshot catalog's admin)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

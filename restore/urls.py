@@ -4,6 +4,7 @@ from django.urls import path
 from .views import audit, helpdesk
 from .views import files, pages, restores
 from .views.related import related
+from .views.search import catalog_status, search
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("helpdesk/act-for", helpdesk.start, name="helpdesk-start"),
     path("helpdesk/stop", helpdesk.stop, name="helpdesk-stop"),
     path("audit/", audit.trail, name="audit"),
+    path("search/", search, name="search"),
+    path("catalog/", catalog_status, name="catalog-status"),
     path("restores/", restores.my_jobs, name="restores"),
     path("restores/new", restores.new_restore, name="restore-new"),
     path("restores/<uuid:job_id>/", restores.job_page, name="restore-job"),

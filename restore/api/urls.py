@@ -3,6 +3,7 @@ from django.urls import path
 from . import audit, helpdesk
 from . import files, restores, views
 from .related import RelatedView
+from .search import urlpatterns as search_urls
 
 app_name = "api"
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("restores/<uuid:job_id>/cancel", restores.RestoreCancelView.as_view(), name="restore-cancel"),
     path("restores/<uuid:job_id>/download", restores.RestoreDownloadView.as_view(), name="restore-download"),
     path("roots/<str:root>/related", RelatedView.as_view(), name="related"),
+    *search_urls,  # search, catalog, catalog/<id>/build
 ]

@@ -1,0 +1,169 @@
+"""API v1: find a file by name across every snapshot of my roots (the snapshot catalog), and the
+catalog's progress for administrators."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import path, reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import audit, catalog_tasks, previous_versions as pv
+from ..audit import Action, Result
+from ..catalog import logic, search, sources
+from ..models.catalog import CatalogSource
+from ..permissions import MayUseFiles, audit_context, subject_of
+
+Q = OpenApiParameter("q", str, required=True,
+                     description="part of a name (case-insensitive), or a glob over the whole name with * and ?")
+ROOT = OpenApiParameter("root", str, description="one of my roots; empty: all of them")
+LIMIT = OpenApiParameter("limit", int, description=f"results, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})")
+
+HitVersionOut = inline_serializer("SearchVersion", {
+    "size": serializers.IntegerField(), "last_write": serializers.DateTimeField(),
+    "snapshots": serializers.ListField(child=serializers.CharField(), help_text="snapshot ids, newest first"),
+}, many=True)
+SearchOut = inline_serializer("Search", {
+    "q": serializers.CharField(), "root": serializers.CharField(allow_null=True),
+    "results": inline_serializer("SearchHit", {
+        "root": serializers.CharField(), "path": serializers.CharField(), "name": serializers.CharField(),
+        "kind": serializers.ChoiceField(["file", "folder"]),
+        "exists_live": serializers.BooleanField(allow_null=True, help_text="there now (null: the server did not say)"),
+        "last_seen": serializers.CharField(help_text="the newest snapshot holding it"),
+        "versions": HitVersionOut, "url": serializers.CharField(help_text="its timeline (a folder: its listing)"),
+    }, many=True),
+    "truncated": serializers.BooleanField(help_text="more matched than shown: refine the search"),
+    "coverage": inline_serializer("SearchCoverage", {
+        "root": serializers.CharField(), "catalogued": serializers.BooleanField(),
+        "snapshots": serializers.IntegerField(), "pending": serializers.IntegerField(),
+        "newest": serializers.CharField(allow_null=True),
+    }, many=True),
+})
+
+
+def _time(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def hit_url(hit: search.Hit) -> str:
+    """A file: its timeline page; a folder: its listing as of the newest snapshot holding it."""
+    url_path = hit.path.replace("\\", "/")
+    if hit.is_dir:
+        return reverse("browse", args=[hit.root.id]) + "?" + urlencode({"path": url_path, "at": hit.last_seen.token})
+    return reverse("timeline", args=[hit.root.id]) + "?" + urlencode({"path": url_path})
+
+
+def results_json(results: search.Results, root_id: str | None) -> dict:
+    return {
+        "q": results.query.text, "root": root_id,
+        "results": [{
+            "root": h.root.id, "path": h.path.replace("\\", "/"), "name": h.name,
+            "kind": "folder" if h.is_dir else "file", "exists_live": h.exists_live, "last_seen": h.last_seen.token,
+            "versions": [{"size": v.size, "last_write": _time(v.last_write), "snapshots": [s.token for s in v.snapshots]}
+                         for v in h.versions],
+            "url": hit_url(h),
+        } for h in results.hits],
+        "truncated": results.truncated,
+        "coverage": [{"root": c.root.id, "catalogued": c.catalogued, "snapshots": c.snapshots, "pending": c.pending,
+                      "newest": c.newest.token if c.newest else None} for c in results.coverage],
+    }
+
+
+def parse_limit(raw) -> int:
+    if raw in (None, ""):
+        return search.DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise logic.BadQuery(f"'limit' must be a whole number from 1 to {search.MAX_LIMIT}.") from None
+    if not 1 <= limit <= search.MAX_LIMIT:
+        raise logic.BadQuery(f"'limit' must be a whole number from 1 to {search.MAX_LIMIT}.")
+    return limit
+
+
+def run_search(request, subject, q, root_id: str | None, limit_raw) -> search.Results:
+    """Validate, search, audit: shared by the page and the API. BadQuery -> 400, unknown root -> NotFound."""
+    query = logic.parse_query(q)
+    limit = parse_limit(limit_raw)
+    roots = [pv.find_root(subject.roots, root_id)] if root_id else subject.roots
+    results = search.search(subject.token, roots, query, limit=limit)
+    audit.record(audit_context(request, subject), Action.SEARCH, Result.OK, root=root_id or "",
+                 details={"q": query.text, "results": len(results.hits), "truncated": results.truncated})
+    return results
+
+
+class SearchView(APIView):
+    permission_classes = [MayUseFiles]
+
+    @extend_schema(parameters=[Q, ROOT, LIMIT], responses=SearchOut,
+                   summary="Find files and folders by name in every snapshot of my roots, deleted ones included")
+    def get(self, request):
+        subject = subject_of(request)
+        root_id = request.query_params.get("root") or None
+        try:
+            results = run_search(request, subject, request.query_params.get("q"), root_id,
+                                 request.query_params.get("limit"))
+        except logic.BadQuery as exc:
+            raise exceptions.ValidationError({"detail": str(exc)}) from None
+        except pv.NotFound:
+            raise exceptions.NotFound("No such folder.") from None
+        return Response(results_json(results, root_id))
+
+
+# --- administrators: the catalog's progress ---------------------------------------------------------
+
+SourceOut = inline_serializer("CatalogSource", {
+    "id": serializers.IntegerField(), "unc": serializers.CharField(), "enabled": serializers.BooleanField(),
+    "building": serializers.BooleanField(), "last_run_at": serializers.DateTimeField(allow_null=True),
+    "last_error": serializers.CharField(),
+    "snapshots": serializers.DictField(child=serializers.IntegerField(), help_text="count per state"),
+    "current": serializers.DictField(allow_null=True, help_text="the snapshot being built: its counters"),
+}, many=True)
+
+
+def progress_json(row: sources.Progress) -> dict:
+    current = row.current
+    return {
+        "id": row.source.id, "unc": row.source.unc, "enabled": row.source.enabled, "building": row.building,
+        "last_run_at": _time(row.source.last_run_at) if row.source.last_run_at else None,
+        "last_error": row.source.last_error, "snapshots": row.counts,
+        "current": None if current is None else {
+            "snapshot": current.token, "state": current.state, "folders_done": current.folders_done,
+            "folders_expected": current.folders_expected, "objects_seen": current.objects_seen,
+            "rows_written": current.rows_written, "sd_reads": current.sd_reads,
+            "unreadable_sds": current.unreadable_sds, "unlisted_folders": current.unlisted_folders,
+            "error": current.error,
+        },
+    }
+
+
+class CatalogView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=SourceOut, summary="Administrators: the snapshot catalog's sources and build progress")
+    def get(self, request):
+        return Response([progress_json(p) for p in sources.progress()])
+
+
+class CatalogBuildView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses={202: inline_serializer("CatalogQueued", {"queued": serializers.IntegerField()})},
+                   summary="Administrators: build a source's catalog now (new snapshots; resumes a stopped build)")
+    def post(self, request, source_id: int):
+        source = CatalogSource.objects.filter(id=source_id).first()
+        if source is None:
+            raise exceptions.NotFound("No such catalog source.")
+        catalog_tasks.request_build(source)
+        return Response({"queued": source.id}, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path("search", SearchView.as_view(), name="search"),
+    path("catalog", CatalogView.as_view(), name="catalog"),
+    path("catalog/<int:source_id>/build", CatalogBuildView.as_view(), name="catalog-build"),
+]
