@@ -364,7 +364,8 @@ class _SnapshotBuild:
             children.append(_child(e, e.name, ""))
             paths[children[-1].key] = child_path
         if self.exact:
-            sds = self._hash_sds(list(paths.values()), raw_sds)
+            sds = self._hash_sds(list(paths.values()), raw_sds) if raw_sds is not None else self._read_sds(
+                list(paths.values()))
             children = [_with_sd(c, sds[paths[c.key]]) for c in children]
         self.counts["objects_seen"] += len(children)
         digest = listing_digest(children)
@@ -378,7 +379,8 @@ class _SnapshotBuild:
         rows = self._open_rows(parent_id=folder.id)
         diff = diff_folder(children, rows, compare_sd=self.exact)
         if not self.exact and diff.needs_sd():
-            sds = self._read_sds([paths[c.key] for c in diff.needs_sd()])
+            wanted = [paths[c.key] for c in diff.needs_sd()]
+            sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
             diff = _fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
         ids = self._apply(folder, diff, paths, folder=folder, digest=digest)
         subfolders = []
@@ -400,13 +402,20 @@ class _SnapshotBuild:
 
     # --- reading from the server --------------------------------------------------------------------
 
-    def _fetch(self, path: str) -> tuple[list[smb.Entry], dict]:
-        """A folder's listing, and (every-snapshot) its children's SDs: run in the listing threads."""
+    def _fetch(self, path: str, with_sds: bool) -> tuple[list[smb.Entry], dict | None]:
+        """A folder's listing and, when they will be needed (every-snapshot, or a folder new to the
+        catalog), its children's SDs (None: not read). Runs in the listing threads."""
         listing = self.client.list_dir(self.share, path, at=self.at)
-        if not self.exact or not listing:
-            return listing, {}
+        if not with_sds:
+            return listing, None
         children = [f"{path}\\{e.name}" if path else e.name for e in listing]
-        return listing, self.client.security_descriptors_many(self.share, children, at=self.at)
+        try:
+            return listing, self.client.security_descriptors_many(self.share, children, at=self.at) if children else {}
+        except smb.SmbError:  # read again by the walk itself, whose failure is the snapshot's
+            return listing, None
+
+    def _needs_sds(self, folder: _Folder) -> bool:
+        return self.exact or self.prev is None or folder.listed_idx is None
 
     def _prefetch(self, pool: ThreadPoolExecutor, stack: list[_Folder]) -> None:
         """Ask for the next folders of the walk while this one is written (SMB round trips overlap)."""
@@ -414,11 +423,11 @@ class _SnapshotBuild:
             if len(self.fetching) >= PREFETCH:
                 return
             if folder.id not in self.fetching and folder.listed_idx != self.n:
-                self.fetching[folder.id] = pool.submit(self._fetch, folder.path)
+                self.fetching[folder.id] = pool.submit(self._fetch, folder.path, self._needs_sds(folder))
 
-    def _fetched(self, folder: _Folder) -> tuple[list[smb.Entry], dict]:
+    def _fetched(self, folder: _Folder) -> tuple[list[smb.Entry], dict | None]:
         future = self.fetching.pop(folder.id, None)
-        return future.result() if future is not None else self._fetch(folder.path)
+        return future.result() if future is not None else self._fetch(folder.path, self._needs_sds(folder))
 
     def _read_sds(self, paths: list[str]) -> dict[str, str | None]:
         """{path: sha256 of its SD, or None when the server could not give it}; new SDs stored."""
