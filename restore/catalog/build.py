@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -167,6 +167,16 @@ def _previous_index(source: CatalogSource, index: int) -> int | None:
     return prev
 
 
+def _refresh_statistics(source: CatalogSource, built: list[str]) -> None:
+    """After a large load (a first build), let PostgreSQL's planner see the new rows now rather than
+    when autovacuum gets to it: with stale statistics a name search scans instead of using its index."""
+    written = sum(CatalogSnapshot.objects.filter(source=source, token__in=built).values_list("rows_written", flat=True))
+    if connection.vendor == "postgresql" and written > 10_000:
+        with connection.cursor() as cursor:
+            for model in (CatalogEntry, CatalogVersion):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
 def prune(source: CatalogSource) -> int:
     """Rows that only cover snapshots the server no longer has, and entries left without rows."""
     oldest = (CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE)
@@ -219,6 +229,8 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
                 return outcome
             outcome.built.append(snap.token)
         prune(source)
+        if outcome.built:
+            _refresh_statistics(source, outcome.built)
         CatalogSource.objects.filter(id=source_id).update(last_error="")
     except smb.SmbError as exc:
         outcome.error = str(exc)

@@ -400,6 +400,24 @@ def test_a_snapshot_removed_from_the_server_leaves_the_search(bench, sign_in):
     assert not CatalogEntry.objects.filter(source=bench.source, path__endswith="old.txt").exists()  # pruned
 
 
+def test_a_snapshot_older_than_the_catalogued_history_makes_the_source_catalogued_again(bench):
+    bench.put("a.txt", b"now")
+    newer = bench.snapshot()
+    bench.build()
+    out = subprocess.run([str(REPO / "scripts" / "testenv"), "bulk", "snapshot", "--at", "2020-01-01T00:00:00Z"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    bench.tokens.append(out[-1])  # a back-dated snapshot appears below the catalogued ones
+    bench.build()
+    states = dict(CatalogSnapshot.objects.filter(source=bench.source).values_list("token", "state"))
+    assert states[out[-1]] == states[newer] == SnapshotState.DONE
+    indices = dict(CatalogSnapshot.objects.filter(source=bench.source).values_list("token", "index"))
+    assert indices[out[-1]] < indices[newer]  # in time order again
+    rows = CatalogVersion.objects.filter(entry__source=bench.source, entry__path__endswith="\\a.txt")
+    holding = {token for token, i in indices.items() for r in rows
+               if r.first_idx <= i and (r.last_idx is None or i <= r.last_idx)}
+    assert holding == {out[-1], newer}  # (other tests' snapshots of the bench share may lie in between)
+
+
 def test_the_catalog_of_a_snapshot_answers_the_timeline_lookup_for_covered_snapshots_only(bench):
     bench.put("a.txt", b"1")
     first = bench.snapshot()
