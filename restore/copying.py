@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from . import audit, identity, paths, previous_versions as pv, smb
 from .audit import Action, Result
-from .jobs import LiveTargets, kept_name, numbered, temp_name
+from .jobs import LiveTargets, first_free, kept_name, temp_name
 from .models import Conflict, ItemKind, JobState, Mode, Phase, RestoreItem, RestoreJob
 from .security import SecurityDescriptor, build_security_descriptor
 
@@ -182,6 +182,8 @@ class Runner:
     def __init__(self, job: RestoreJob, token, roots: dict, context: audit.Context):
         self.job, self.token, self.roots, self.context = job, token, roots, context
         self._beat = 0.0
+        self._pending_bytes = self._pending_files = 0  # progress not yet written to the job row
+        self._live: dict[str, LiveTargets] = {}  # target folders' listings and ACLs, read once per job
         self.folders_done: list[RestoreItem] = []
 
     # --- progress, heartbeat, cancel ---------------------------------------------------------------
@@ -189,8 +191,8 @@ class Runner:
     def beat(self, *, bytes_delta: int = 0, files_delta: int = 0, force: bool = False) -> None:
         """Progress and heartbeat on the job row (at most once a second unless ``force``);
         raises Cancelled when someone asked to cancel."""
-        self._pending_bytes = getattr(self, "_pending_bytes", 0) + bytes_delta
-        self._pending_files = getattr(self, "_pending_files", 0) + files_delta
+        self._pending_bytes += bytes_delta
+        self._pending_files += files_delta
         now = time.monotonic()
         if not force and now - self._beat < PROGRESS_EVERY_SECONDS:
             return
@@ -199,9 +201,9 @@ class Runner:
             bytes_done=F("bytes_done") + self._pending_bytes, files_done=F("files_done") + self._pending_files,
             heartbeat_at=timezone.now())
         self._pending_bytes = self._pending_files = 0
-        self.check_cancel(read=False)
+        self.check_cancel()
 
-    def check_cancel(self, read: bool = True) -> None:
+    def check_cancel(self) -> None:
         if RestoreJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise Cancelled()
 
@@ -220,7 +222,7 @@ class Runner:
             raise ItemFailed("it is no longer in that snapshot") from None
         if not pv.may_read(sd, self.token, item.kind == ItemKind.FOLDER):
             raise ItemFailed("the person may not read it in that snapshot")
-        live = LiveTargets(target_root, self.token)
+        live = self._live.setdefault(target_root.id, LiveTargets(target_root, self.token))
         if item.kind == ItemKind.FOLDER:
             self._folder(item, live)
         else:
@@ -318,12 +320,10 @@ class Runner:
 
     @staticmethod
     def _free(live: LiveTargets, path: str) -> str:
-        folder, name = paths.parent(path), paths.name_of(path)
-        candidate, n = path, 1
-        while live.existing(candidate) is not None:
-            n += 1
-            candidate = paths.join(folder, numbered(name, n))
-        return candidate
+        free = first_free(live, path)
+        if free is None:
+            raise ItemFailed(f"too many copies of {paths.name_of(path)} already")
+        return free
 
     def _copy(self, item: RestoreItem, client: smb.Client, src: paths.Unc, at, dst_client: smb.Client, share: str,
               temp: str) -> None:
@@ -346,7 +346,7 @@ class Runner:
             target_hash = dst_client.sha256(share, temp)
         except BaseException:
             _delete_quietly(dst_client, share, temp)
-            self.beat(bytes_delta=-done[0], force=False)
+            self._pending_bytes -= done[0]  # the copy is gone: so is its progress
             raise
         if target_hash != source_hash:
             _delete_quietly(dst_client, share, temp)

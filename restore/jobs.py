@@ -465,20 +465,34 @@ def _common_folder(item_paths: list[str]) -> str:
     return "\\".join(p for p in common if p)
 
 
-def _free_name(live: LiveTargets, path: str, claimed, root_id: str, is_dir: bool, conflict: str) -> str | None:
-    """``path`` when nothing is there; otherwise, per the conflict policy, a numbered name (rename),
-    None (skip), or ``path`` itself (overwrite: what is there is merged into, current copies kept)."""
-    taken = live.existing(path) is not None or (root_id, path.lower()) in claimed
-    if not taken or conflict == Conflict.OVERWRITE:
+def first_free(live: LiveTargets, path: str, *, is_dir: bool = False, claimed=frozenset(),
+               root_id: str = "") -> str | None:
+    """``path`` when nothing is there (live, or claimed by this plan), else the first free
+    ``name (2).ext``, ``name (3).ext``...; None when a thousand are taken."""
+    def taken(candidate: str) -> bool:
+        return live.existing(candidate) is not None or (root_id, candidate.lower()) in claimed
+
+    if not taken(path):
         return path
-    if conflict == Conflict.SKIP:
-        return None
     folder, name = paths.parent(path), paths.name_of(path)
     for n in range(2, 1000):
         candidate = paths.join(folder, numbered(name, n, is_dir))
-        if live.existing(candidate) is None and (root_id, candidate.lower()) not in claimed:
+        if not taken(candidate):
             return candidate
-    raise pv.BadRequest(f"too many restored copies of {name} already")
+    return None
+
+
+def _free_name(live: LiveTargets, path: str, claimed, root_id: str, is_dir: bool, conflict: str) -> str | None:
+    """``path`` when nothing is there; otherwise, per the conflict policy, a numbered name (rename),
+    None (skip), or ``path`` itself (overwrite: what is there is merged into, current copies kept)."""
+    if conflict == Conflict.OVERWRITE:
+        return path
+    free = first_free(live, path, is_dir=is_dir, claimed=claimed, root_id=root_id)
+    if conflict == Conflict.SKIP:
+        return path if free == path else None
+    if free is None:
+        raise pv.BadRequest(f"too many restored copies of {paths.name_of(path)} already")
+    return free
 
 
 def _where(path: str, root_id: str) -> str:

@@ -81,10 +81,6 @@ class RestoreStartThrottle(UserRateThrottle):
     rate = "30/min"
 
 
-def _context(request, subject):
-    return audit_context(request, subject)
-
-
 class RestoresView(FileView):
     def get_throttles(self):
         return [*super().get_throttles(), RestoreStartThrottle()] if self.request.method == "POST" else \
@@ -105,7 +101,7 @@ class RestoresView(FileView):
         if not isinstance(dry, bool):
             raise exceptions.ValidationError({"detail": "'dry_run' must be true or false"})
         req = jobs.parse_request(subject.roots, data)
-        context = _context(request, subject)
+        context = audit_context(request, subject)
         if dry:
             return Response(jobs.dry_run(subject.token, req, context).as_json())
         try:
@@ -132,7 +128,7 @@ class RestoreCancelView(FileView):
     @extend_schema(request=None, responses=JobOut, summary="Cancel a restore (a running one stops at its next chunk)")
     def post(self, request, job_id):
         subject = subject_of(request)
-        job = jobs.cancel(jobs.job_for(request.user, job_id), _context(request, subject))
+        job = jobs.cancel(jobs.job_for(request.user, job_id), audit_context(request, subject))
         return Response(job_json(job, request))
 
 
@@ -148,7 +144,7 @@ class RestoreDownloadView(FileView):
         if job.state == JobState.CANCELLED:
             raise exceptions.NotFound("This restore was cancelled.")
         require_content(request, subject, operation="download restore")
-        response = StreamingHttpResponse(zipdownload.stream_zip(job, _context(request, subject)),
+        response = StreamingHttpResponse(zipdownload.stream_zip(job, audit_context(request, subject)),
                                          content_type="application/zip")
         response["Content-Disposition"] = content_disposition_header(True, f"restore-{job.id}.zip")
         response["Cache-Control"] = "private, no-store"
