@@ -20,14 +20,14 @@ def command_words(service):
     return words
 
 
-def test_compose_has_the_four_services_each_with_a_healthcheck():
-    assert set(COMPOSE["services"]) == {"web", "worker", "redis", "postgres"}
+def test_compose_has_the_five_services_each_with_a_healthcheck():
+    assert set(COMPOSE["services"]) == {"web", "worker", "beat", "redis", "postgres"}
     for name, service in COMPOSE["services"].items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
 
 
 def test_app_services_wait_for_healthy_dependencies():
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "beat"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
 
