@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from ..auth_backends import check_sign_in_name
-from ..permissions import identity_of
+from ..permissions import identity_of, may_use_files, subject_of
 
 
 class SignInNameField(forms.CharField):
@@ -55,7 +55,10 @@ def locked_out(request, credentials=None, *args, **kwargs):
 
 @login_required
 def home(request):
-    return render(request, "restore/home.html", {"identity": identity_of(request.user)})
+    """The person's folders; while a helpdesk member acts for someone, that person's folders."""
+    ident = identity_of(request.user)
+    folders = subject_of(request).roots if may_use_files(ident) else (ident.roots if ident else [])
+    return render(request, "restore/home.html", {"identity": ident, "folders": folders})
 
 
 @login_required

@@ -292,6 +292,14 @@ def test_content_blind_mode_refuses_preview_and_download_but_not_browsing(helpde
     denied = AuditEvent.objects.filter(action="access_denied", actor_username="helpdesk1")
     assert denied.count() == 2 and all(e.acting_for_username == "alice" for e in denied)
     assert "content-blind" in helpdesk1.get("/roots/data/").content.decode()
+    timeline = helpdesk1.get("/roots/data/file", {"path": "Documents/notes.txt", "preview": "live"}).content.decode()
+    assert "notes.txt" in timeline and "Download" not in timeline and "Preview" not in timeline
+
+
+def test_the_home_page_shows_the_folders_of_the_person_acted_for(helpdesk1, alice):
+    acting_helpdesk1(helpdesk1, username="bob")
+    page = helpdesk1.get("/").content.decode()
+    assert "\\\\127.0.0.1\\data\\bob" in page and "helpdesk1" not in page.split("Folders of")[1]
 
 
 def test_api_clients_without_a_session_act_for_with_the_x_act_for_header(testenv, alice):
