@@ -195,6 +195,8 @@ SMB_REQUIRE_SIGNING = env.bool("SMB_REQUIRE_SIGNING", default=True)
 SMB_ENCRYPT = env.bool("SMB_ENCRYPT", default=False)
 SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)
 SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
+DIFF_MAX_BYTES = env.int("DIFF_MAX_BYTES", default=2 * 1024 * 1024)  # larger files are not compared
+DIFF_MAX_LINES = env.int("DIFF_MAX_LINES", default=5000)  # lines of a diff shown
 
 # Each user's roots: kind=UNC template pairs, separated by ';'. Placeholders:
 # %USERNAME% (sAMAccountName), %USERDOMAIN% (NetBIOS domain). AD attributes

@@ -12,7 +12,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, paths, previous_versions as pv, smb
+from .. import audit, diff, paths, previous_versions as pv, smb
 from ..audit import Action, Result
 from ..permissions import MayUseFiles, audit_context, require_content, subject_of
 
@@ -179,3 +179,46 @@ class ContentView(FileView):
         if inline:
             response["X-Frame-Options"] = "SAMEORIGIN"  # the timeline page shows text previews in a sandboxed frame
         return response
+
+
+DiffLineOut = inline_serializer("DiffLine", {
+    "kind": serializers.ChoiceField(["context", "added", "removed", "hunk"]), "text": serializers.CharField(),
+    "old_no": serializers.IntegerField(allow_null=True), "new_no": serializers.IntegerField(allow_null=True)},
+    many=True)
+DiffOut = inline_serializer("TextDiff", {
+    "root": serializers.CharField(), "path": serializers.CharField(), "old": serializers.CharField(),
+    "new": serializers.CharField(), "added": serializers.IntegerField(), "removed": serializers.IntegerField(),
+    "state": serializers.ChoiceField(["different", "identical", "binary", "too-large", "deleted"]),
+    "truncated": serializers.BooleanField(), "lines": DiffLineOut})
+
+
+def diff_json(root_id: str, path: str, result: diff.TextDiff) -> dict:
+    return {"root": root_id, "path": path.replace("\\", "/"), "old": result.old, "new": result.new,
+            "state": result.state, "added": result.added, "removed": result.removed, "truncated": result.truncated,
+            "lines": [{"kind": line.kind, "text": line.text, "old_no": line.old_no, "new_no": line.new_no}
+                      for line in result.lines]}
+
+
+class DiffView(FileView):
+    @extend_schema(
+        parameters=[PATH, OpenApiParameter("at", str, required=True, description="snapshot id of the older version"),
+                    OpenApiParameter("against", str, description="snapshot id of the newer version; empty: live")],
+        responses=DiffOut, summary="A text diff of a version against the live copy (or another snapshot)",
+    )
+    def get(self, request, root):
+        subject, root_obj, path = self.setup_call(request, root)
+        old = self.snapshot(root_obj, request)
+        if old is None:
+            raise exceptions.ValidationError({"at": "give the snapshot of the version to compare"})
+        try:
+            new = pv.parse_at(root_obj, request.query_params.get("against"))
+        except pv.BadRequest as exc:
+            raise exceptions.ValidationError({"against": str(exc)}) from None
+        require_content(request, subject, operation=Action.PREVIEW)
+        try:
+            result = diff.compare(subject.token, root_obj, path, old, new)
+        except pv.NotFound as exc:
+            self.denied(request, subject, root_obj, path, old, exc, Action.PREVIEW)
+        self.audit(request, subject, Action.PREVIEW, Result.OK, root_obj, path, old, diff_against=result.new,
+                   state=result.state)
+        return Response(diff_json(root_obj.id, path, result))

@@ -13,6 +13,7 @@ urlpatterns = [
     path("roots/<str:root>/entries", files.EntriesView.as_view(), name="entries"),
     path("roots/<str:root>/versions", files.VersionsView.as_view(), name="versions"),
     path("roots/<str:root>/content", files.ContentView.as_view(), name="content"),
+    path("roots/<str:root>/diff", files.DiffView.as_view(), name="diff"),
     path("helpdesk/users", helpdesk.HelpdeskUsersView.as_view(), name="helpdesk-users"),
     path("helpdesk/act-for", helpdesk.ActForView.as_view(), name="helpdesk-act-for"),
     path("audit", audit.AuditView.as_view(), name="audit"),

@@ -5,9 +5,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from .. import audit, paths, previous_versions as pv, smb
+from .. import audit, diff, paths, previous_versions as pv, smb
 from ..audit import Action, Result
-from ..permissions import audit_context, subject_of
+from ..permissions import audit_context, require_content, subject_of
 
 
 def _problem(request, status: int, message: str):
@@ -55,9 +55,12 @@ def browse(request, subject, root, path):
     if snapshot is not None:
         audit.record(audit_context(request, subject), Action.LIST, Result.OK, root=root.id,
                      path=path, snapshot=snapshot.token, details={"entries": len(entries)})
+    at = [s.token for s in snapshots].index(snapshot.token) if snapshot else -1  # newest first
     return render(request, "restore/browse.html", {
         "root": root, "path": path, "url_path": path.replace("\\", "/"), "crumbs": _breadcrumbs(path),
         "snapshot": snapshot, "snapshots": snapshots, "entries": entries,
+        "older": snapshots[at + 1] if at + 1 < len(snapshots) else None,
+        "newer": snapshots[at - 1] if at > 0 else None, "newer_shown": snapshot is not None,
         "parent": paths.parent(path).replace("\\", "/") if path else None,
     })
 
@@ -71,9 +74,25 @@ def timeline(request, subject, root, path):
     from ..api.files import content_type_of
 
     ctype = content_type_of(name)
+    compared = _compare(request, subject, root, path) if request.GET.get("diff") else None
+    preview_at = request.GET.get("preview")
     return render(request, "restore/timeline.html", {
         "root": root, "path": path, "url_path": path.replace("\\", "/"), "name": name,
         "crumbs": _breadcrumbs(paths.parent(path)), "versions": rows,
         "preview": "image" if ctype.startswith("image/") else "text" if ctype.startswith("text/") else None,
-        "folder": paths.parent(path).replace("\\", "/"),
+        "folder": paths.parent(path).replace("\\", "/"), "diff": compared,
+        "diff_at": smb.Snapshot.from_token(compared.old) if compared else None,
+        "preview_at": pv.parse_at(root, preview_at) if preview_at and preview_at != "live" else None,
     })
+
+
+def _compare(request, subject, root, path) -> diff.TextDiff:
+    """?diff=<snapshot>: that version against the live copy (the page offers it for text files)."""
+    old = pv.parse_at(root, request.GET["diff"])
+    if old is None:
+        raise pv.BadRequest("choose the version to compare with the current file")
+    require_content(request, subject, operation=Action.PREVIEW)
+    result = diff.compare(subject.token, root, path, old, None)
+    audit.record(audit_context(request, subject), Action.PREVIEW, Result.OK, root=root.id, path=path,
+                 snapshot=old.token, details={"diff_against": result.new, "state": result.state})
+    return result

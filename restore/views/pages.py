@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from .. import jobs
 from ..auth_backends import check_sign_in_name
 from ..permissions import identity_of, may_use_files, subject_of
 
@@ -57,8 +58,10 @@ def locked_out(request, credentials=None, *args, **kwargs):
 def home(request):
     """The person's folders; while a helpdesk member acts for someone, that person's folders."""
     ident = identity_of(request.user)
-    folders = subject_of(request).roots if may_use_files(ident) else (ident.roots if ident else [])
-    return render(request, "restore/home.html", {"identity": ident, "folders": folders})
+    uses_files = may_use_files(ident)
+    folders = subject_of(request).roots if uses_files else (ident.roots if ident else [])
+    recent = jobs.jobs_visible_to(request.user)[:5] if uses_files else None
+    return render(request, "restore/home.html", {"identity": ident, "folders": folders, "recent": recent})
 
 
 @login_required

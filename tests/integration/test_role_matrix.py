@@ -91,6 +91,8 @@ TABLE: dict[str, list[Call]] = {
     "api/v1/roots/<str:root>/versions": [Call("GET", files_api(), {"path": "Documents/Archive/handover.docx"})],
     "api/v1/roots/<str:root>/content": [
         Call("GET", files_api(), {"path": "Documents/Archive/handover.docx", "at": "{at}"})],
+    "api/v1/roots/<str:root>/diff": [
+        Call("GET", files_api(), {"path": "Documents/Archive/handover.docx", "at": "{at}"})],
     "api/v1/roots/<str:root>/related": [
         Call("GET", files_api(), {"path": "Documents/Finance/forecast.xlsx", "at": "{at}"})],
     "api/v1/helpdesk/users": [
