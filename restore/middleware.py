@@ -4,6 +4,7 @@ import logging
 import re
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 
@@ -25,6 +26,19 @@ class RequestIdMiddleware:
         request.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """CONTENT_SECURITY_POLICY on every response that does not set its own (empty: none)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response
 
 

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs page's Redoc served from here, not a CDN (air-gapped estates)
     "axes",
     "restore",
 ]
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "restore.middleware.RequestIdMiddleware",
+    "restore.middleware.ContentSecurityPolicyMiddleware",
     "restore.middleware.IdentityRefreshMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -236,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-service restore from SMB Previous Versions.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
     # "kind" is a file/folder choice in listings and search, and file/folder/stream in related bundles
     "ENUM_NAME_OVERRIDES": {"EntryKindEnum": ["file", "folder"], "RelatedKindEnum": ["file", "folder", "stream"]},
 }
@@ -260,6 +263,12 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or DEBUG else ["security.W021
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Pages load scripts and styles from the portal only; a response that sets its own policy (file
+# previews: sandboxed) keeps it. Redoc (/api/docs/) builds its search worker from a blob.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"))
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
