@@ -1,6 +1,8 @@
 // vdiprotect pages. Everything works without this file; it only makes the pages friendlier:
 //  - times: the server writes UTC; they are shown in the browser's time zone, with UTC on hover;
-//  - a <select data-autosubmit> submits its form when changed (the folder's snapshot picker).
+//  - a <select data-autosubmit> submits its form when a pointer changes it (the folder's snapshot
+//    picker); with the keyboard, arrows only move the choice and Enter or the Show button submits
+//    (WCAG 3.2.2: moving through a list must not load another page).
 (function () {
   "use strict";
   var zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
@@ -33,7 +35,14 @@
 
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
   document.addEventListener("htmx:afterSwap", function (event) { localise(event.target); });
+  var keyed = false;
+  document.addEventListener("keydown", function (event) {
+    if (!event.target.matches("select[data-autosubmit]")) { return; }
+    keyed = true;
+    if (event.key === "Enter") { event.preventDefault(); event.target.form.requestSubmit(); }
+  });
+  document.addEventListener("pointerdown", function () { keyed = false; });
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
+    if (event.target.matches("select[data-autosubmit]") && !keyed) { event.target.form.requestSubmit(); }
   });
 })();
