@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 
 from restore.models import JobState, Phase, RestoreJob
+from tests.workers import Workers
 
 from .scratch import SHARE, ScratchArea, give_root
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.samba]
-REPO = Path(__file__).resolve().parents[2]
 BIG = 512 * 1024 * 1024
 CHUNK = 4 * 1024 * 1024
 
@@ -95,42 +91,9 @@ def redis_server(tmp_path):
         server.stop()
 
 
-class Workers:
-    def __init__(self, broker: Redis, tmp: Path):
-        self.broker, self.tmp, self.procs = broker, tmp, []
-
-    def start(self, **env) -> subprocess.Popen:
-        db = connection.settings_dict
-        environment = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
-                                                     f"{db['PORT']}/{db['NAME']}",
-                       "CELERY_BROKER_URL": self.broker.url, "REDIS_URL": django_settings.REDIS_URL,
-                       "RESTORE_STALE_SECONDS": "600", **env}
-        log = open(self.tmp / f"worker-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "vdiprotect", "worker", "-P", "prefork", "-c",
-                                 "1", "--without-mingle", "--without-gossip", "-l", "info",
-                                 "-n", f"w{len(self.procs)}-{os.getpid()}@%h"],
-                                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
-        proc.wait()
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def workers(redis_server, tmp_path):
-    pool = Workers(redis_server, tmp_path)
+    pool = Workers(redis_server.url, tmp_path)
     yield pool
     pool.stop_all()
 

@@ -1,0 +1,54 @@
+"""Real Celery workers for tests: `celery -A vdiprotect worker` subprocesses against the test database.
+
+Used by the fault tests (a Redis of their own, workers killed mid-copy) and the browser tests (the
+job a page starts really runs, so its progress really reaches Done). Each worker is the leader of a
+process group of its own, so it can be killed with its pool child and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Workers:
+    """Workers consuming ``broker_url``, each logging to ``<log_dir>/worker-<n>.log``."""
+
+    def __init__(self, broker_url: str, log_dir: Path):
+        self.broker_url, self.log_dir, self.procs = broker_url, log_dir, []
+
+    def start(self, **env) -> subprocess.Popen:
+        db = connection.settings_dict
+        environment = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
+                                                     f"{db['PORT']}/{db['NAME']}",
+                       "CELERY_BROKER_URL": self.broker_url, "REDIS_URL": settings.REDIS_URL,
+                       "RESTORE_STALE_SECONDS": "600", **env}
+        log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "vdiprotect", "worker", "-P", "prefork", "-c",
+                                 "1", "--without-mingle", "--without-gossip", "-l", "info",
+                                 "-n", f"w{len(self.procs)}-{os.getpid()}@%h"],
+                                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its pool child, with no chance to clean up
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
