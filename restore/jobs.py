@@ -68,7 +68,7 @@ def split_name(name: str, is_dir: bool = False) -> tuple[str, str]:
 
 
 def _stamp(when: datetime) -> str:
-    return timezone.localtime(when).strftime("%Y-%m-%d %H%M")
+    return timezone.localtime(when, timezone.get_default_timezone()).strftime("%Y-%m-%d %H%M")
 
 
 def restored_name(name: str, snapshot_time: datetime, is_dir: bool = False) -> str:

@@ -1,12 +1,15 @@
-"""Request id for the audit trail; periodic re-reading of the person's token and roles from AD."""
+"""Request id for the audit trail; the pages' Content-Security-Policy; times written in UTC;
+periodic re-reading of the person's token and roles from AD."""
 
 import logging
 import re
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from . import audit, identity
 from .directory import DirectoryError
@@ -40,6 +43,18 @@ class ContentSecurityPolicyMiddleware:
         if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response
+
+
+class UtcPagesMiddleware:
+    """Pages and API answers write times in UTC whatever TIME_ZONE is (TIME_ZONE names restored
+    folders); the browser shows them in the person's own zone (static/restore/portal.js)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with timezone.override(UTC):
+            return self.get_response(request)
 
 
 class IdentityRefreshMiddleware:

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "restore.middleware.RequestIdMiddleware",
     "restore.middleware.ContentSecurityPolicyMiddleware",
+    "restore.middleware.UtcPagesMiddleware",
     "restore.middleware.IdentityRefreshMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

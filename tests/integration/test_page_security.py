@@ -4,9 +4,12 @@ sandbox; the API docs page needs nothing from outside (Redoc is served by the po
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.staticfiles import finders
+
+from .test_related import generation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -39,3 +42,15 @@ def test_the_api_docs_page_loads_redoc_from_the_portal(client):
     assert "https://" not in page and "http://" not in page
     src = re.search(r'<script src="([^"]+)"', page).group(1)
     assert src.startswith("/static/drf_spectacular_sidecar/") and finders.find(src.removeprefix("/static/"))
+
+
+def test_pages_write_utc_whatever_the_estates_time_zone_which_names_restored_sets(sign_in, settings, testenv):
+    settings.TIME_ZONE = "Pacific/Auckland"  # never UTC+0
+    alice = sign_in("alice")
+    t1 = generation(testenv, "data", 0)
+    utc = t1.at.strftime("%Y-%m-%d %H:%M")
+    browse = alice.get("/roots/data/", {"path": "Documents", "at": t1.token}).content.decode()
+    assert f"{utc} UTC</time>" in browse
+    plan = alice.get("/restores/new", {"root": "data", "path": "Documents/notes.txt", "at": t1.token}).content.decode()
+    local = t1.at.astimezone(ZoneInfo("Pacific/Auckland")).strftime("%Y-%m-%d %H%M")
+    assert f"notes (restored {local})" in plan and local != t1.at.strftime("%Y-%m-%d %H%M")
