@@ -9,3 +9,4 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("", include("restore.urls")),
 ]
+handler404 = "restore.api.exceptions.not_found"

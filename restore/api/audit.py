@@ -50,6 +50,8 @@ EVENT_FIELDS = {
     "prev_hash": serializers.CharField(), "hash": serializers.CharField(),
 }
 
+EventOut = inline_serializer("AuditEvent", EVENT_FIELDS)
+
 
 def event_json(event: AuditEvent) -> dict:
     return {
@@ -74,10 +76,12 @@ class AuditView(APIView):
 
     @extend_schema(
         parameters=FILTER_PARAMS + [
-            OpenApiParameter("before", int, description="records older than this id (the 'next' link sets it)"),
-            OpenApiParameter("limit", int, description=f"page size, at most {MAX_PAGE_SIZE}"),
+            OpenApiParameter("before", {"type": "integer", "minimum": 1},
+                             description="records older than this id (the 'next' link sets it)"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                             description=f"page size, at most {MAX_PAGE_SIZE}"),
         ],
-        responses=inline_serializer("AuditPage", {"results": inline_serializer("AuditEvent", EVENT_FIELDS, many=True),
+        responses=inline_serializer("AuditPage", {"results": EventOut.__class__(many=True),
                                                   "next": serializers.URLField(allow_null=True)}),
         summary="Auditors: the audit trail, newest first, filtered and paginated",
     )
@@ -131,7 +135,7 @@ class AuditExportView(APIView):
 
     @extend_schema(
         parameters=FILTER_PARAMS + [OpenApiParameter("format", str, enum=["csv", "json"], required=True)],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY},
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): EventOut.__class__(many=True)},
         summary="Auditors: export the filtered trail (streamed CSV or JSON, oldest first)",
     )
     def get(self, request):

@@ -1,5 +1,9 @@
-"""API errors as {"detail": "..."} with the right status; bad paths are 400 with the reason."""
+"""The API's one error format: {"detail": "what went wrong"} with the right status (a refused
+restore adds "problems"). Bad paths are 400 with the reason. The schema documents this format
+for every operation's refusals (restore/api/schema.py)."""
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -8,9 +12,32 @@ from ..paths import PathError
 
 def exception_handler(exc, context):
     if isinstance(exc, PathError):
-        exc = exceptions.ValidationError({"detail": str(exc)})
-        response = drf_exception_handler(exc, context)
-        response.data = {"detail": str(response.data["detail"][0] if isinstance(response.data["detail"], list)
-                                       else response.data["detail"])}
-        return response
-    return drf_exception_handler(exc, context)
+        exc = exceptions.ValidationError(str(exc))
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = problem(response.data)
+    return response
+
+
+def problem(data) -> dict:
+    """DRF's error bodies ({"field": ["message"]}, ["message"], {"detail": "message"}) as one sentence in detail."""
+    if isinstance(data, dict) and isinstance(data.get("detail"), str):
+        return data
+    return {"detail": _text(data)}
+
+
+def _text(data) -> str:
+    if isinstance(data, dict):
+        return "; ".join(_text(value) if key in ("detail", "non_field_errors") else f"{key}: {_text(value)}"
+                         for key, value in data.items())
+    if isinstance(data, list):
+        return " ".join(_text(value) for value in data)
+    return str(data)
+
+
+def not_found(request, exception):
+    """Django's 404 for a URL no route matches (e.g. /api/v1/restores/not-a-uuid): in the API's
+    format under /api/, the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -61,8 +61,10 @@ def acting_json(acting: ActingFor) -> dict:
 
 class HelpdeskUsersView(APIView):
     permission_classes = [IsHelpdesk]
+    api_errors = (helpdesk.Unavailable.status,)
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True,
+    @extend_schema(parameters=[OpenApiParameter("q", {"type": "string", "minLength": helpdesk.MIN_QUERY,
+                                                      "maxLength": helpdesk.MAX_QUERY}, required=True,
                                                 description="start of a name, user name or mail address")],
                    responses=CandidateOut, summary="Helpdesk: find users, and whether I may act for each")
     def get(self, request):
@@ -75,9 +77,10 @@ class HelpdeskUsersView(APIView):
 
 class ActForView(APIView):
     permission_classes = [IsHelpdesk]
+    api_errors = (helpdesk.NoSuchUser.status, helpdesk.Unavailable.status)
 
     @extend_schema(parameters=[ACT_FOR_HEADER], responses=inline_serializer("ActingForState", {
-        "acting_for": ActingForOut}), summary="Helpdesk: whom I act for now (null: nobody)")
+        "acting_for": ActingForOut.__class__(allow_null=True)}), summary="Helpdesk: whom I act for now (null: nobody)")
     def get(self, request):
         resolution = helpdesk.resolve(request)
         return Response({"acting_for": acting_json(resolution.acting) if resolution.acting else None})

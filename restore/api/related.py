@@ -22,8 +22,9 @@ ItemFields = {
 }
 BundleOut = inline_serializer("RelatedBundle", {
     "root": serializers.CharField(), "path": serializers.CharField(), "at": serializers.CharField(),
-    "item": inline_serializer("RelatedChosen", ItemFields),
-    "related": inline_serializer("RelatedItem", ItemFields, many=True),
+    # inline_serializer takes the fields out of the dict it is given: each gets its own copy
+    "item": inline_serializer("RelatedChosen", dict(ItemFields)),
+    "related": inline_serializer("RelatedItem", dict(ItemFields), many=True),
     "truncated": serializers.BooleanField(),
 })
 

@@ -8,6 +8,7 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
@@ -82,6 +83,8 @@ class RestoreStartThrottle(UserRateThrottle):
 
 
 class RestoresView(FileView):
+    api_errors = (404, 502)  # an item's root or snapshot unknown; the file server did not answer
+    parser_classes = [JSONParser]  # items are a list of objects: JSON only
     def get_throttles(self):
         return [*super().get_throttles(), RestoreStartThrottle()] if self.request.method == "POST" else \
             super().get_throttles()

@@ -18,10 +18,11 @@ from ..catalog import logic, search, sources
 from ..models.catalog import CatalogSource
 from ..permissions import MayUseFiles, audit_context, subject_of
 
-Q = OpenApiParameter("q", str, required=True,
+Q = OpenApiParameter("q", {"type": "string", "minLength": 2, "maxLength": logic.MAX_QUERY}, required=True,
                      description="part of a name (case-insensitive), or a glob over the whole name with * and ?")
 ROOT = OpenApiParameter("root", str, description="one of my roots; empty: all of them")
-LIMIT = OpenApiParameter("limit", int, description=f"results, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})")
+LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": search.MAX_LIMIT},
+                         description=f"results, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})")
 
 HitVersionOut = inline_serializer("SearchVersion", {
     "size": serializers.IntegerField(), "last_write": serializers.DateTimeField(),
@@ -98,6 +99,7 @@ def run_search(request, subject, q, root_id: str | None, limit_raw) -> search.Re
 
 class SearchView(APIView):
     permission_classes = [MayUseFiles]
+    api_errors = (404,)  # an unknown root
 
     @extend_schema(parameters=[Q, ROOT, LIMIT], responses=SearchOut,
                    summary="Find files and folders by name in every snapshot of my roots, deleted ones included")
