@@ -221,6 +221,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
 # API
 API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=True)
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")  # per person, e.g. 600/min
 REST_FRAMEWORK = {
     # Basic first, so that a refused API call answers 401 with WWW-Authenticate (DRF takes the
     # challenge from the first class); with API_BASIC_AUTH off it steps aside and 403 remains.
@@ -230,8 +231,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "restore.api.schema.AutoSchema",  # documents each operation's error answers
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/min")},
+    "DEFAULT_THROTTLE_CLASSES": ["restore.api.throttling.ApiRateThrottle"],
     "EXCEPTION_HANDLER": "restore.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
