@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from urllib.parse import urlencode
 
 from django import forms
@@ -38,6 +39,22 @@ class AuditQuery(forms.Form):
     limit = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, widget=forms.HiddenInput)
 
     FILTERS = tuple(LOOKUPS)
+
+    @staticmethod
+    def _utc(value):
+        """Any offset Python accepts (up to 24 h) as UTC, which PostgreSQL takes (its offsets stop at 15:59)."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This time is out of range.") from None
+
+    def clean_since(self):
+        return self._utc(self.cleaned_data.get("since"))
+
+    def clean_until(self):
+        return self._utc(self.cleaned_data.get("until"))
 
     def clean(self):
         data = super().clean()
