@@ -76,7 +76,10 @@ def parse_at(root: Root, at: str | None) -> smb.Snapshot | None:
     if at in (None, "", "live"):
         return None
     if _TOKEN.match(at):
-        wanted = smb.Snapshot.from_token(at).at
+        try:
+            wanted = smb.Snapshot.from_token(at).at
+        except ValueError:  # the shape of a token, not a date (@GMT-2026.13.45-...)
+            raise BadRequest("'at' names no valid time") from None
     else:
         try:
             wanted = datetime.fromisoformat(at.replace("Z", "+00:00"))
@@ -84,7 +87,10 @@ def parse_at(root: Root, at: str | None) -> smb.Snapshot | None:
             raise BadRequest("'at' must be a snapshot id (@GMT-YYYY.MM.DD-HH.MM.SS) or an ISO 8601 UTC time") from None
         if wanted.tzinfo is None:
             raise BadRequest("'at' must carry a time zone (use Z for UTC)")
-        wanted = wanted.astimezone(UTC)
+        try:
+            wanted = wanted.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in no year Python can hold
+            raise BadRequest("'at' is out of range") from None
     for snapshot in snapshots(root):
         if snapshot.at == wanted:
             return snapshot

@@ -191,6 +191,10 @@ def test_unsafe_paths_get_400_with_a_reason_and_touch_nothing(alice, bad, what):
 
 def test_bad_at_gets_400_and_an_unknown_snapshot_404(alice):
     assert api(alice, "data", "entries", path="Documents", at="yesterday").status_code == 400
+    # a token's shape but no date, and a time no year can hold: 400, not a server error
+    for impossible in ("@GMT-2026.13.45-25.61.61", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"):
+        response = api(alice, "data", "entries", path="Documents", at=impossible)
+        assert response.status_code == 400 and response.json()["detail"], impossible
     assert api(alice, "data", "entries", path="Documents", at="@GMT-1999.01.01-00.00.00").status_code == 404
 
 
