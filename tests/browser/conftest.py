@@ -98,14 +98,16 @@ class Screens:
 
 @pytest.fixture
 def portal(browser, live_server, testenv, request):
-    """portal('alice', screens) -> a page in a browser context of alice's own, signed in through /signin/
+    """portal('alice', screens[, timezone_id]) -> a page in a browser context of alice's own (in that
+    time zone), signed in through /signin/
     (the sign-in page and the page after it are screens' first two shots).
     When the test fails, the page each person was on is saved as failed-<test>-<person>.png."""
     contexts = {}
 
-    def _open(username: str, screens: Screens) -> Page:
+    def _open(username: str, screens: Screens, timezone_id: str = "UTC") -> Page:
         context = browser.new_context(base_url=live_server.url, accept_downloads=True,
-                                      viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC")
+                                      viewport={"width": 1280, "height": 900}, locale="en-GB",
+                                      timezone_id=timezone_id)
         context.set_default_timeout(TIMEOUT_MS)
         contexts[username] = context
         page = context.new_page()

@@ -2,7 +2,7 @@
 in the trail and in its CSV export.
 
 alice signs in, opens her Documents as they were at the oldest snapshot, opens notes.txt's
-timeline, previews the old version, opens the restore dialog, sees the plan with the related
+timeline, previews the old version, compares it with the current file, opens the restore dialog, sees the plan with the related
 desktop.ini and why it comes along, restores alongside and watches a real Celery worker finish
 the job. The restored bytes on the share are the snapshot's.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.samba]
 
 NOTES_THEN = "- call the bank"  # notes.txt at the oldest snapshot (scripts/testenv_files.py) ...
 NOTES_LATER = "- book the venue"  # ... and a line added after it
+ALICES_ZONE = "Europe/Berlin"  # her browser's: times show in it, UTC on hover
 DESKTOP_INI_REASON = "desktop.ini gives the folder its icon and display name"  # restore/related_rules.toml
 
 
@@ -43,7 +45,9 @@ def alice_restores_her_old_notes(page: Page, screens: Screens, oldest) -> Restor
     expect(page.get_by_role("link", name="notes.txt", exact=True)).to_be_visible()
 
     page.get_by_label("Show this folder as it was").select_option(oldest.token)
-    expect(page.get_by_role("heading", level=1).locator(in_time(oldest.at))).to_be_visible()
+    shown = page.get_by_role("heading", level=1).locator(in_time(oldest.at))
+    expect(shown).to_have_attribute("title", oldest.at.strftime("%Y-%m-%d %H:%M UTC"))
+    expect(shown).to_contain_text(oldest.at.astimezone(ZoneInfo(ALICES_ZONE)).strftime("%Y-%m-%d %H:%M"))
     old_project = page.get_by_role("row").filter(has=page.get_by_role("link", name="Old Project", exact=True))
     expect(old_project).to_contain_text("deleted since")
     screens.saw(page, "alice-documents-at-oldest-snapshot")
@@ -60,6 +64,14 @@ def alice_restores_her_old_notes(page: Page, screens: Screens, oldest) -> Restor
     expect(preview.get_by_text(NOTES_THEN)).to_be_visible()
     expect(preview.get_by_text(NOTES_LATER)).to_have_count(0)
     screens.saw(page, "alice-notes-preview-of-oldest")
+
+    then = page.get_by_role("row").filter(has=page.locator(in_time(oldest.at)))
+    then.get_by_role("link", name="Compare with current").click()
+    changes = page.locator("#diff")
+    expect(changes.get_by_role("heading", name="Changes from the version of")).to_be_visible()
+    expect(changes.locator("tr.added").filter(has_text=NOTES_LATER)).to_have_count(1)
+    expect(changes.locator("tr.context").filter(has_text=NOTES_THEN)).to_have_count(1)
+    screens.saw(page, "alice-notes-compared-with-current")
 
     then = page.get_by_role("row").filter(has=page.locator(in_time(oldest.at)))
     then.get_by_role("link", name="Restore…").click()
@@ -87,7 +99,7 @@ def test_alice_restores_a_file_with_its_related_files_and_the_auditor_finds_it(
     oldest = generation(testenv, "data", 0)
     alice_screens = Screens(first=1)
     try:
-        job = alice_restores_her_old_notes(portal("alice", alice_screens), alice_screens, oldest)
+        job = alice_restores_her_old_notes(portal("alice", alice_screens, ALICES_ZONE), alice_screens, oldest)
     finally:  # whatever the worker restored goes, even when the page did not show it
         cleanup.extend({("data", top_of(i.target_path, i.path)) for i in RestoreItem.objects.exclude(target_path="")})
     items = list(job.items.order_by("seq"))
