@@ -69,16 +69,16 @@ def wsgi_app():
 
 @pytest.fixture
 def alices_things(sign_in):
-    """alice's snapshots and a finished download-mode restore of hers, for the generated requests
-    to name besides made-up values."""
+    """alice's data folder, its snapshots and a finished download-mode restore of hers, for the
+    generated requests to name besides made-up values."""
     alice = sign_in("alice")
     ident = Identity.objects.get(username="alice")
     job = RestoreJob.objects.create(owner=ident.user, owner_username="alice", requested_by=ident.user,
                                     requested_by_username="alice", role="user", mode="download",
                                     conflict="rename", state="done")
-    roots = [r["id"] for r in alice.get("/api/v1/roots").json()]
-    snapshots = [s["id"] for root in roots for s in alice.get(f"/api/v1/roots/{root}/snapshots").json()]
-    yield {"roots": roots, "snapshots": snapshots, "job": str(job.id)}
+    assert "data" in [r["id"] for r in alice.get("/api/v1/roots").json()]
+    snapshots = [s["id"] for s in alice.get("/api/v1/roots/data/snapshots").json()]
+    yield {"roots": ["data"], "snapshots": snapshots, "job": str(job.id)}
     # every case was rolled back: the jobs the run started are gone, this one is left
     assert list(RestoreJob.objects.values_list("id", flat=True)) == [job.id]
 
@@ -105,13 +105,25 @@ def run_config(things: dict) -> schemathesis.Config:
             "paths": {"values": PATHS},
             "snapshots": {"values": things["snapshots"]},
             "jobs": {"values": [things["job"]]},
+            "names": {"values": ["handover", "notes", "bob", "ali", "*.xlsx"]},
+            "people": {"values": ["alice", "bob", "carol", "dave", "admin1"]},
+            "tickets": {"values": ["INC0012345"]},
         },
         "parameters": {
             "path.root": {"dictionary": "roots", "probability": 0.7},
-            "query.path": {"dictionary": "paths", "probability": 0.5},
+            "query.path": {"dictionary": "paths", "probability": 0.7},
             "query.at": {"dictionary": "snapshots", "probability": 0.5},
             "query.against": {"dictionary": "snapshots", "probability": 0.5},
             "path.job_id": {"dictionary": "jobs", "probability": 0.5},
+            "query.q": {"dictionary": "names", "probability": 0.5},
+            "query.person": {"dictionary": "people", "probability": 0.5},
+            "body.items[*].root": {"dictionary": "roots", "probability": 0.8},
+            "body.items[*].path": {"dictionary": "paths", "probability": 0.8},
+            "body.items[*].at": {"dictionary": "snapshots", "probability": 0.8},
+            "body.target.root": {"dictionary": "roots", "probability": 0.8},
+            "body.target.path": {"dictionary": "paths", "probability": 0.8},
+            "body.username": {"dictionary": "people", "probability": 0.7},
+            "body.ticket": {"dictionary": "tickets", "probability": 0.7},
         },
     })
 
