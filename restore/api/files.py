@@ -58,6 +58,7 @@ class FileView(APIView):
     """Resolves the subject, the root, the path and the snapshot; maps service errors to HTTP."""
 
     permission_classes = [MayUseFiles]
+    api_errors = (404, 502)  # a missing path or snapshot; the file server did not answer (FileServerUnavailable)
     audit_action: str | None = None
 
     def setup_call(self, request, root_id: str):
@@ -102,12 +103,18 @@ class FileServerUnavailable(exceptions.APIException):
 
 
 class RootsView(FileView):
+    """The profile and data folders of the person (or of the user a helpdesk member acts for)."""
+
+    api_errors = ()  # read from the person's identity: no path, no file server
+
     @extend_schema(responses=RootOut, summary="My roots (profile and data folders)")
     def get(self, request):
         return Response([r.as_dict() for r in subject_of(request).roots])
 
 
 class SnapshotsView(FileView):
+    """The snapshots the file server keeps of a root (Previous Versions), newest first, in UTC."""
+
     @extend_schema(responses=SnapshotOut, summary="Snapshots of a root, newest first (UTC)")
     def get(self, request, root):
         subject, root_obj, _ = self.setup_call(request, root)
@@ -115,6 +122,9 @@ class SnapshotsView(FileView):
 
 
 class EntriesView(FileView):
+    """A folder's entries, live or as they were at a snapshot; only what the NT ACLs let the person read.
+    `exists_live: false` marks what has been deleted since."""
+
     @extend_schema(parameters=[PATH, AT], responses=EntriesOut, summary="A folder, live or at a snapshot")
     def get(self, request, root):
         subject, root_obj, path = self.setup_call(request, root)
@@ -130,6 +140,9 @@ class EntriesView(FileView):
 
 
 class VersionsView(FileView):
+    """One row per distinct version of a file (the live copy and each snapshot holding a different last-
+    write time or size), newest first, each readable by the person in its snapshot's ACL."""
+
     @extend_schema(parameters=[PATH], responses=VersionsOut, summary="A file's timeline, newest first")
     def get(self, request, root):
         subject, root_obj, path = self.setup_call(request, root)
@@ -149,9 +162,12 @@ def content_type_of(name: str) -> str:
 
 
 class ContentView(FileView):
+    """A file's bytes, live or at a snapshot, with its own media type. `disposition=inline` shows harmless
+    types (text, images) in the browser, sandboxed. Audited as a preview or a download."""
+
     @extend_schema(
         parameters=[PATH, AT, OpenApiParameter("disposition", str, enum=["attachment", "inline"])],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, "*/*"): OpenApiTypes.BINARY},  # the file's own media type
         summary="A file's bytes, live or at a snapshot, streamed",
     )
     def get(self, request, root):
@@ -200,6 +216,9 @@ def diff_json(root_id: str, path: str, result: diff.TextDiff) -> dict:
 
 
 class DiffView(FileView):
+    """A line diff of a text version against the live copy (or another snapshot). `state` says why there
+    are no lines: identical, binary, too-large (DIFF_MAX_BYTES) or deleted (no live copy to compare)."""
+
     @extend_schema(
         parameters=[PATH, OpenApiParameter("at", str, required=True, description="snapshot id of the older version"),
                     OpenApiParameter("against", str, description="snapshot id of the newer version; empty: live")],

@@ -44,6 +44,9 @@ def bundle_json(found: related.Bundle) -> dict:
 
 
 class RelatedView(FileView):
+    """A file with what belongs with it in the same snapshot (SQLite journals, sidecars, an app's settings,
+    alternate data streams), each with the rule and reason that brought it (docs/related-files.md)."""
+
     @extend_schema(parameters=[PATH, AT], responses=BundleOut,
                    summary="A file and what belongs with it (journals, sidecars, settings), from the same snapshot")
     def get(self, request, root):
