@@ -100,3 +100,11 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     del env["SECRET_KEY"]
     result = run_manage("check", env=env)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_the_image_installs_the_portal_and_not_the_test_tools():
+    runtime = (REPO / "requirements.txt").read_text()
+    assert "-r requirements.txt" in (REPO / "requirements-test.txt").read_text()
+    for tool in ("pytest", "playwright", "schemathesis", "hypothesis"):
+        assert tool not in runtime, tool
+    assert "pip install --no-cache-dir -r requirements.txt" in (REPO / "Dockerfile").read_text()
