@@ -156,27 +156,31 @@ class Client(ChangesMixin):
                 for at, r in zip(ats, replies)}
 
     def list_dir(self, share: str, path: str, at: datetime | None = None) -> list[Entry]:
-        """The folder's entries (without . and ..), however many answers the server needs for them."""
-        access = wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE
-        info = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
+        """The folder's entries (without . and ..), however many answers the server needs for them.
 
-        def run(ex: wire.Exchange) -> list[Entry]:
+        One round trip for a folder that fits in one answer (~5,000 entries): CREATE + QUERY_DIRECTORY
+        + QUERY_DIRECTORY (which must say "no more files") + CLOSE as one related compound."""
+        (result,) = self.list_dirs(share, [path], at)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def list_dirs(self, share: str, paths: list[str], at: datetime | None = None) -> list[list[Entry] | Exception]:
+        """Several folders' entries, their compounds pipelined on the connection: one list of
+        entries per path, in order, or the SmbError (NotFound, AccessDenied...) listing it raised."""
+        def run(ex: wire.Exchange) -> list[list[Entry] | Exception]:
             out_size = min(LIST_BUFFER, ex.connection.max_transact_size)
-            opened, first = ex.call(wire.create(path, access=access, at=at, options=wire.DIRECTORY),
-                                    wire.query_directory(info, restart=True, max_output=out_size))
-            opened.check(path, "list folder")
-            file_id = opened.file_id()
-            try:
-                entries: list[Entry] = []
-                reply = first
-                while reply.status != _NO_MORE_FILES:
-                    entries.extend(_parse_directory(reply.check(path, "list folder").buffer()))
-                    (reply,) = ex.call(wire.query_directory(info, file_id=file_id, max_output=out_size))
-                return entries
-            finally:
-                ex.close_quietly(file_id)
+            out: list[list[Entry] | Exception] = []
+            for path, replies in zip(paths, ex.stream([_list_compound(p, at, out_size) for p in paths])):
+                try:
+                    out.append(_listed(ex, path, at, out_size, replies))
+                except errors.ConnectionLost:  # the whole call is retried on a new connection
+                    raise
+                except errors.SmbError as exc:
+                    out.append(exc)
+            return out
 
-        return self._run(share, run, path=path, action="list folder")
+        return self._run(share, run, path=paths[0] if len(paths) == 1 else "", action="list folder")
 
     def list_streams(self, share: str, path: str, at: datetime | None = None) -> list[tuple[str, int]]:
         """Alternate data streams as (name, size), e.g. ("Zone.Identifier", 26); the unnamed default
@@ -255,6 +259,42 @@ class Client(ChangesMixin):
             for chunk in handle.iter_chunks(MAX_CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+LIST_ACCESS = wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE
+LIST_INFO = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
+
+
+def _list_compound(path: str, at: datetime | None, out_size: int) -> list:
+    return [wire.create(path, access=LIST_ACCESS, at=at, options=wire.DIRECTORY),
+            wire.query_directory(LIST_INFO, restart=True, max_output=out_size),
+            wire.query_directory(LIST_INFO, max_output=out_size), wire.close()]
+
+
+def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, replies: list) -> list[Entry]:
+    """A folder's entries from its listing compound; a folder too large for it is listed again with
+    one QUERY_DIRECTORY per round trip until the server says "no more files"."""
+    opened, first, second, closed = replies
+    opened.check(path, "list folder")
+    if not closed.ok:  # the chain stopped before the CLOSE: the handle is still open
+        ex.close_quietly(opened.file_id())
+    entries = [] if first.status == _NO_MORE_FILES else _parse_directory(first.check(path, "list folder").buffer())
+    if first.status == _NO_MORE_FILES or second.status == _NO_MORE_FILES:
+        return entries
+    second.check(path, "list folder")
+    (opened, first) = ex.call(wire.create(path, access=LIST_ACCESS, at=at, options=wire.DIRECTORY),
+                              wire.query_directory(LIST_INFO, restart=True, max_output=out_size))
+    opened.check(path, "list folder")
+    file_id = opened.file_id()
+    try:
+        entries = []
+        reply = first
+        while reply.status != _NO_MORE_FILES:
+            entries.extend(_parse_directory(reply.check(path, "list folder").buffer()))
+            (reply,) = ex.call(wire.query_directory(LIST_INFO, file_id=file_id, max_output=out_size))
+        return entries
+    finally:
+        ex.close_quietly(file_id)
 
 
 def _parse_directory(buffer: bytes) -> list[Entry]:

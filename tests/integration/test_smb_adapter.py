@@ -149,6 +149,15 @@ def test_list_dir_live_and_at_each_snapshot_matches_disk(svc, testenv):
                 assert (e.size, e.last_write) == (p.stat().st_size, mtime(p))
 
 
+def test_list_dirs_lists_several_folders_in_one_pipeline_and_reports_each_failure_in_place(svc, testenv):
+    token = snapshot_tokens(testenv)[0]
+    folders = [DOCS, "alice", f"{DOCS}\\no such folder", "bob"]
+    results = svc.list_dirs("data", folders, at=at(token))
+    assert isinstance(results[2], smb.NotFound)
+    for folder, entries in zip(folders[:2] + folders[3:], results[:2] + results[3:]):
+        assert sorted(e.name for e in entries) == sorted(p.name for p in disk(testenv, folder, token).iterdir())
+
+
 def test_list_dir_gathers_a_listing_that_needs_many_answers(svc, testenv, scratch, monkeypatch):
     monkeypatch.setattr(client_module, "LIST_BUFFER", 64 * 1024)  # one answer holds ~400 of these names
     names = [f"entry-{i:05d}-{'x' * 60}.txt" for i in range(1200)]
