@@ -168,8 +168,10 @@ def _previous_index(source: CatalogSource, index: int) -> int | None:
 
 
 def _refresh_statistics(source: CatalogSource, built: list[str]) -> None:
-    """After a large load (a first build), let PostgreSQL's planner see the new rows now rather than
-    when autovacuum gets to it: with stale statistics a name search scans instead of using its index."""
+    """After a large load (a first snapshot, or many built), let PostgreSQL's planner see the new rows
+    now rather than when autovacuum gets to it (if it runs at all): with stale statistics a name search
+    scans instead of using its index, and the builder's own look-up of a folder's open rows scans every
+    version (measured: 12.8 ms instead of 2.7 ms per changed folder at 110,000 objects)."""
     written = sum(CatalogSnapshot.objects.filter(source=source, token__in=built).values_list("rows_written", flat=True))
     if connection.vendor == "postgresql" and written > 10_000:
         with connection.cursor() as cursor:
@@ -215,6 +217,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
                      .order_by("index")):
             try:
                 _SnapshotBuild(source, snap, client, mode, owner, budget, on_folder).run()
+                _refresh_statistics(source, [snap.token])  # before the next snapshot looks rows up
             except SnapshotGone:
                 _roll_back(source, snap)
                 CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.GONE)
@@ -487,6 +490,7 @@ class _SnapshotBuild:
         """Write one folder's differences and its checkpoint in one transaction; {child key: entry id}."""
         ids: dict = {}
         with transaction.atomic():
+            _no_wal_wait()
             self._flush(inside=True)
             ids.update(self._entries(parent, diff.added, paths))
             for row, child in diff.changed + diff.renamed:
@@ -572,6 +576,7 @@ class _SnapshotBuild:
         if not self.pending and not counts:
             return
         with transaction.atomic():
+            _no_wal_wait()
             for i in range(0, len(self.pending), 500):
                 CatalogEntry.objects.filter(id__in=self.pending[i:i + 500]).update(listed_idx=self.n)
             if counts:
@@ -581,6 +586,16 @@ class _SnapshotBuild:
         if not inside:
             self.last_flush = time.monotonic()
             _renew(self.source.id, self.owner)
+
+
+def _no_wal_wait() -> None:
+    """In a builder's transaction: PostgreSQL commits it without waiting for its WAL to reach the disk
+    (~2.5 ms per commit here, one commit per changed folder). A crash of the database server can lose
+    the last moments of catalogue work, never half of a folder: its rows and its checkpoint are one
+    transaction, so the next build lists those folders again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _child(entry: smb.Entry, name: str, sd: str | None) -> Child:
