@@ -4,22 +4,28 @@ file": walk every snapshot's tree over SMB with list_dir and match the names.
 
 The bench share's bulk/ tree (`scripts/testenv bulk generate`: realistic profile trees, a history
 of back-dated snapshots with a small change rate, Private folders alice may not read) is made if
-it is missing or of another size. Both sides list folders the same way (4 threads ahead of the
-walk) against the same Samba server in the same run, and both apply the same access rules for
-alice's token (each version's SD in its snapshot, every folder above it listable then); the
-brute-force answers are compared with the catalog's, so the speed-up is for the same answer.
+it is missing or of another size. Both sides list folders with the same adapter code
+(Client.list_dir, one compound per folder) 4 threads ahead of the walk, against the same Samba
+server in the same run, and both apply the same access rules for alice's token (each version's SD
+in its snapshot, every folder above it listable then); the brute-force answers are compared with
+the catalog's, so the speed-up is for the same answer.
 
   build         catalog build of every snapshot (CATALOG_ACL_CHECK=on-change: SDs of new and
-                changed objects) | peer: one brute-force walk of every snapshot (names only)
-  incremental   one new snapshot, on-change | peer: a brute-force walk of that snapshot
-  incremental   one new snapshot, every-snapshot (every SD read again, the default mode): first
-                the switch (nothing to compare with), then steady state
+                changed objects) | peer: the walk of those snapshots, timed snapshot by snapshot
+                inside the first brute-force search (the same walk; it also matches each name)
+  incremental   one new snapshot, on-change | peer: a walk of that snapshot
   search        p50 / p95 of the catalog search (with the live check of the results) | the
                 brute-force search: walk of every snapshot, SDs of the matches, live check
+  incremental   (--every-snapshot, default) one more snapshot with every SD read again (the default
+                mode): first the switch (nothing to compare with), then steady state
 
     scripts/bench catalog [--files 100000] [--snapshots 100] [--change-rate 0.005] [--queries 20]
-                          [--brute-queries 3] [--keep]
+                          [--brute-queries 3] [--no-every-snapshot] [--keep] [--phase all|build|after-build]
 Use PostgreSQL for representative figures: DATABASE_URL=postgres://... scripts/bench catalog
+--phase build stops after the build (bulk/ kept); --phase after-build then does the rest on that
+catalog and reports the build's time as the builder recorded it (first snapshot started to last
+finished). Other sessions' tests snapshot the bench share for a few seconds at a time: each step
+waits until only bulk/'s history is there.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from django.db import connection  # noqa: E402
 
 from restore import identity, smb  # noqa: E402
 from restore.catalog import build, logic, search, sources  # noqa: E402
-from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogVersion  # noqa: E402
+from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogVersion, SnapshotState  # noqa: E402
 from restore.paths import Unc  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,15 +111,47 @@ def walk_all(snapshots) -> int:
     return sum(walk(client, "bench", "bulk", s.at, lambda p, e: None) for s in snapshots)
 
 
-def brute_search(token, query: logic.Query, snapshots) -> dict:
-    """The same answer as the catalog, found without it: {path: [(size, last_write, tokens)]}."""
+def bulk_tokens() -> set[str]:
+    return set(json.loads(MANIFEST.read_text())["tokens"])
+
+
+def quiet_share(t0: float, limit: float = 300) -> None:
+    """Wait until the bench share has no snapshot but bulk/'s history: the catalog's tests take snapshots
+    of this share for a few seconds (other sessions run them on this machine), and a build catalogues
+    every snapshot the share has."""
+    client = smb.client_for("127.0.0.1")
+    deadline = time.monotonic() + limit
+    while True:
+        foreign = {s.token for s in client.enumerate_snapshots("bench", "")} - bulk_tokens()
+        if not foreign or time.monotonic() > deadline:
+            break
+        log(t0, f"waiting for other snapshots of the bench share to go: {sorted(foreign)}")
+        time.sleep(5)
+
+
+def catalog_build_seconds(source) -> float:
+    """The build's duration as the builder recorded it: first snapshot started to last one finished."""
+    done = CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE)
+    return (max(done.values_list("finished_at", flat=True)) - min(done.values_list("started_at", flat=True))
+            ).total_seconds()
+
+
+def brute_search(token, query: logic.Query, snapshots, walk_seconds: dict | None = None) -> dict:
+    """The same answer as the catalog, found without it: {path: [(size, last_write, tokens)]}.
+    ``walk_seconds`` receives each snapshot's walk time (the search's walk is the build's peer)."""
     client = smb.client_for("127.0.0.1")
     seen: dict[tuple[str, bool], dict] = {}
     for snap in snapshots:
         def visit(path, entry, snap=snap):
             if query.matches(entry.name):
                 seen.setdefault((path, entry.is_dir), {})[snap] = entry
+        t0 = time.perf_counter()
         walk(client, "bench", "bulk", snap.at, visit)
+        if walk_seconds is not None:
+            walk_seconds[snap] = time.perf_counter() - t0
+            if len(walk_seconds) % 10 == 0:
+                print(f"  [{time.strftime('%H:%M:%S')}] walked {len(walk_seconds)} snapshots in "
+                      f"{sum(walk_seconds.values()):.1f} s", flush=True)
     decisions = search.Decisions()
     visible: dict = {}
     by_snap: dict = {}
@@ -167,6 +205,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def log(t0: float, message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')} +{time.perf_counter() - t0:.0f}s] {message}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
@@ -175,48 +217,68 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--brute-queries", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep bulk/ and its snapshots for the next run")
+    parser.add_argument("--every-snapshot", action=argparse.BooleanOptionalAction, default=True,
+                        help="also two more snapshots with CATALOG_ACL_CHECK=every-snapshot (switch, steady)")
+    parser.add_argument("--phase", choices=["all", "build", "after-build"], default="all",
+                        help="build: generate and build the catalog only (keeps bulk/); after-build: the rest, "
+                             "on the catalog that phase built (its time as the builder recorded it)")
     args = parser.parse_args()
+    if args.brute_queries < 1:
+        parser.error("--brute-queries must be at least 1: the first brute-force search's walk is the build's peer")
 
     t0 = time.perf_counter()
-    if not bulk_ready(args.files, args.snapshots, args.change_rate, 3):
-        print(f"generating bulk/: {args.files} files, {args.snapshots} snapshots, change rate {args.change_rate} ...",
-              flush=True)
-        bulk("generate", "--files", str(args.files), "--snapshots", str(args.snapshots), "--change-rate",
-             str(args.change_rate), "--pending", "3")
-        print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
-    view = identity.look_up("alice")
     source = sources.register(Unc("127.0.0.1", "bench", "bulk"))
-    build.reset(source)
     client = smb.client_for("127.0.0.1")
-    snapshots = sorted(client.enumerate_snapshots("bench", ""))
-    rows = []
-
-    settings.CATALOG_ACL_CHECK = build.ACL_ON_CHANGE
-    t_build, outcome = timed(build.build_source, source.id)
-    assert not outcome.error, outcome
-    t_walk, folders = timed(walk_all, snapshots)
-    folders_per_snapshot = folders / len(snapshots)
-    objects = CatalogSnapshot.objects.filter(source=source).values_list("objects_seen", flat=True)
+    if args.phase != "after-build":
+        if not bulk_ready(args.files, args.snapshots, args.change_rate, 3):
+            log(t0, f"generating bulk/: {args.files} files, {args.snapshots} snapshots, change rate "
+                    f"{args.change_rate} ...")
+            bulk("generate", "--files", str(args.files), "--snapshots", str(args.snapshots), "--change-rate",
+                 str(args.change_rate), "--pending", "3")
+            log(t0, "generated")
+        build.reset(source)
+        settings.CATALOG_ACL_CHECK = build.ACL_ON_CHANGE
+        log(t0, "building the catalog (on-change) ...")
+        t_build, outcome = timed(build.build_source, source.id)
+        assert not outcome.error, outcome
+        log(t0, f"build: {t_build:.1f} s for {len(outcome.built)} snapshots")
+        if args.phase == "build":
+            return
+    quiet_share(t0)
+    build.sync_snapshots(source, client)  # a test's snapshot catalogued by the build and gone since: gone
+    t_build = catalog_build_seconds(source)
+    built = list(CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE).order_by("index"))
+    foreign = [s.token for s in built if s.token not in bulk_tokens()]
+    if foreign:
+        log(t0, f"WARNING: the build also catalogued snapshots another agent's tests took: {foreign}")
+    view = identity.look_up("alice")
+    snapshots = sorted(smb.Snapshot.from_token(s.token) for s in built)
+    objects = [s.objects_seen for s in built]
     versions = CatalogVersion.objects.filter(entry__source=source).count()
     entries = CatalogEntry.objects.filter(source=source).count()
-    rows.append(("build: every snapshot, on-change", t_build, "walk of every snapshot", t_walk, ""))
+    rows = []
 
     def one_more(mode: str, label: str):
         settings.CATALOG_ACL_CHECK = mode
+        quiet_share(t0)
+        build.sync_snapshots(source, client)
         token = bulk("publish")
         new = smb.Snapshot.from_token(token)
         t_inc, out = timed(build.build_source, source.id)
-        assert out.built == [token], out
+        assert token in out.built and not out.error, out
+        if out.built != [token]:
+            log(t0, f"WARNING: this build also catalogued snapshots another session's tests took: {out.built}")
         t_peer, _ = timed(walk_all, [new])
         snap = CatalogSnapshot.objects.get(source=source, token=token)
         rows.append((label, t_inc, "walk of that snapshot", t_peer,
                      f"{snap.rows_written} rows written, {snap.sd_reads} ACLs read"))
+        log(t0, f"{label}: {t_inc:.1f} s, walk {t_peer:.1f} s")
+        return new
 
-    one_more(build.ACL_ON_CHANGE, "+1 snapshot, on-change")
-    one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot (switch)")
-    one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot")
-    snapshots = sorted(client.enumerate_snapshots("bench", ""))
+    snapshots.append(one_more(build.ACL_ON_CHANGE, "+1 snapshot, on-change"))
 
+    # Search every snapshot: the catalog, then the brute force (whose walk of every snapshot, timed
+    # snapshot by snapshot, is also the build's peer), answers compared.
     queries = [logic.parse_query(q) for q in (QUERIES * 4)[:args.queries]]
     for q in queries[:2]:
         search.search(view.token, [ROOT], q)  # warm: connections, caches
@@ -225,21 +287,34 @@ def main() -> None:
         dt, results = timed(search.search, view.token, [ROOT], q)
         catalog_times.append(dt)
         hits += len(results.hits)
-    brute_times, mismatches = [], 0
-    for q in [logic.parse_query(q) for q in (BRUTE_QUERIES * 4)[:args.brute_queries]]:
-        dt, brute = timed(brute_search, view.token, q, snapshots)
+    log(t0, f"catalog search: {len(queries)} queries, p50 {percentile(catalog_times, 50) * 1000:.0f} ms, "
+            f"p95 {percentile(catalog_times, 95) * 1000:.0f} ms")
+    brute_times, mismatches, walk_seconds = [], 0, {}
+    for i, q in enumerate([logic.parse_query(q) for q in (BRUTE_QUERIES * 4)[:args.brute_queries]]):
+        log(t0, f"brute-force search {q.text!r} over {len(snapshots)} snapshots ...")
+        dt, brute = timed(brute_search, view.token, q, snapshots, walk_seconds if i == 0 else None)
         brute_times.append(dt)
         mine = catalog_answer(search.search(view.token, [ROOT], q, limit=search.MAX_LIMIT))
         if mine != brute:  # (the catalog's answer is capped at MAX_LIMIT results; these queries have fewer)
             mismatches += 1
             print(f"  MISMATCH for {q.text!r}: catalog {len(mine)} results, brute force {len(brute)}", flush=True)
+        log(t0, f"brute-force search: {dt:.1f} s, {len(brute)} results, same answer: {mine == brute}")
+    built_tokens = {s.token for s in built}
+    t_walk = sum(t for s, t in walk_seconds.items() if s.token in built_tokens)
+    rows.insert(0, ("build: every snapshot, on-change", t_build, "walk of every snapshot", t_walk, ""))
+    log(t0, f"walk of the {len(built)} snapshots the build catalogued (within the brute-force search): {t_walk:.1f} s")
+
+    if args.every_snapshot:
+        one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot (switch)")
+        one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot")
 
     print()
-    print(f"scale: {args.files} files generated, {len(snapshots) - 3} snapshots (+3 during the run), "
+    print(f"scale: {args.files} files generated, {len(built)} snapshots built (+1 to 3 during the run), "
           f"change rate {args.change_rate}; "
-          f"{statistics.mean(objects):.0f} objects and {folders_per_snapshot:.0f} folders per snapshot")
+          f"{statistics.mean(objects):.0f} objects and {statistics.mean(s.folders_done for s in built):.0f} "
+          f"folders per snapshot")
     print(f"catalog: {entries} paths, {versions} version rows for {sum(objects)} (object, snapshot) pairs "
-          f"({sum(objects) / max(1, versions):.0f}x fewer rows); database {connection.vendor}")
+          f"({sum(objects) / max(1, versions):.0f}x fewer rows) after the build; database {connection.vendor}")
     print(f"{'':38} {'catalog':>10}   {'brute force (peer)':<28} {'':>10} {'peer/ours':>9}")
     for label, ours, peer_label, peer, note in rows:
         print(f"{label:38} {ours:>9.1f}s   {peer_label:<28} {peer:>9.1f}s {peer / ours:>8.1f}x  {note}")
