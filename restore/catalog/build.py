@@ -180,12 +180,22 @@ def _refresh_statistics(source: CatalogSource, built: list[str]) -> None:
 
 
 def prune(source: CatalogSource) -> int:
-    """Rows that only cover snapshots the server no longer has, and entries left without rows."""
-    oldest = (CatalogSnapshot.objects.filter(source=source, state=SnapshotState.DONE)
-              .order_by("index").values_list("index", flat=True).first())
-    if oldest is None:
+    """Rows whose every snapshot the server no longer has, and entries left without rows. Retention
+    removes snapshots from the middle of the history too (hourly ones thinned to dailies), so a row
+    goes when no snapshot still kept falls inside its interval, not only when it ends before the
+    oldest. Snapshots not built yet count as kept (no row points into them)."""
+    states = CatalogSnapshot.objects.filter(source=source).values_list("index", "state")
+    kept = sorted(index for index, state in states if state != SnapshotState.GONE)
+    if len(kept) == len(states):
         return 0
-    deleted, _ = CatalogVersion.objects.filter(entry__source=source, last_idx__lt=oldest).delete()
+    dead = Q(pk__in=[])
+    bounds = [None, *kept, None]  # None: beyond the history on that side
+    for low, high in zip(bounds, bounds[1:]):
+        if low is not None and high is not None and high - low < 2:
+            continue  # nothing between two kept snapshots
+        inside = Q(first_idx__gt=low) if low is not None else Q(pk__isnull=False)
+        dead |= inside & Q(last_idx__lt=high) if high is not None else inside
+    deleted, _ = CatalogVersion.objects.filter(entry__source=source).filter(dead).delete()
     if deleted:
         CatalogEntry.objects.filter(source=source, versions__isnull=True).exclude(parent__isnull=True).delete()
     return deleted

@@ -400,6 +400,30 @@ def test_a_snapshot_removed_from_the_server_leaves_the_search(bench, sign_in):
     assert not CatalogEntry.objects.filter(source=bench.source, path__endswith="old.txt").exists()  # pruned
 
 
+def test_a_snapshot_thinned_out_of_the_middle_of_the_history_takes_only_its_own_versions(bench):
+    bench.put("kept.txt", b"kept")
+    bench.put("brief.txt", b"v1")
+    before = bench.snapshot()
+    bench.put("brief.txt", b"v2, seen in one snapshot only")
+    middle = bench.snapshot()
+    bench.put("brief.txt", b"v3")
+    after = bench.snapshot()
+    bench.build()
+
+    def versions(name):
+        return sorted(CatalogVersion.objects.filter(entry__source=bench.source, entry__path__endswith="\\" + name)
+                      .values_list("size", flat=True))
+
+    assert versions("brief.txt") == [2, 2, len(b"v2, seen in one snapshot only")]
+    subprocess.run([str(REPO / "scripts" / "testenv"), "bulk", "drop", middle], check=True)
+    bench.tokens.remove(middle)
+    bench.build()
+    assert versions("brief.txt") == [2, 2]  # v1 (before) and v3 (after) stay, v2 goes with its snapshot
+    assert versions("kept.txt") == [4]  # one row over before..after, the gap inside it changes nothing
+    assert {before, after} <= set(CatalogSnapshot.objects.filter(source=bench.source, state=SnapshotState.DONE)
+                                  .values_list("token", flat=True))
+
+
 def test_a_snapshot_older_than_the_catalogued_history_makes_the_source_catalogued_again(bench):
     bench.put("a.txt", b"now")
     newer = bench.snapshot()
