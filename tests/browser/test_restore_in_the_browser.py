@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.samba]
 
 NOTES_THEN = "- call the bank"  # notes.txt at the oldest snapshot (scripts/testenv_files.py) ...
 NOTES_LATER = "- book the venue"  # ... and a line added after it
+LAPTOP, TABLET = {"width": 1280, "height": 900}, {"width": 768, "height": 1024}
 ALICES_ZONE = "Europe/Berlin"  # her browser's: times show in it, UTC on hover
 DESKTOP_INI_REASON = "desktop.ini gives the folder its icon and display name"  # restore/related_rules.toml
 
@@ -51,6 +52,10 @@ def alice_restores_her_old_notes(page: Page, screens: Screens, oldest) -> Restor
     old_project = page.get_by_role("row").filter(has=page.get_by_role("link", name="Old Project", exact=True))
     expect(old_project).to_contain_text("deleted since")
     screens.saw(page, "alice-documents-at-oldest-snapshot")
+    page.set_viewport_size(TABLET)  # the same page on a tablet: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screens.saw(page, "alice-documents-on-a-tablet")
+    page.set_viewport_size(LAPTOP)
 
     page.get_by_role("link", name="notes.txt", exact=True).click()
     expect(page.get_by_role("heading", name="notes.txt", level=1)).to_be_visible()
