@@ -1,7 +1,7 @@
-"""Page fragment: a file's related files at one version, as checkboxes (templates/restore/_related.html).
-
-Loaded with htmx into the timeline page; the restore dialog includes the same partial. Same service
-call, permission layer and audit as the API (restore/api/related.py)."""
+"""Page fragment: a file's related files at one version, each with its reason, and what would be
+left out and why (templates/restore/_related.html). Loaded with htmx into the timeline page; the
+restore dialog, where items can be left out, shows them from its plan. Same service call,
+permission layer and audit as the API (restore/api/related.py)."""
 
 from django.shortcuts import render
 

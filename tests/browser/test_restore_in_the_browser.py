@@ -59,8 +59,8 @@ def alice_restores_her_old_notes(page: Page, screens: Screens, oldest) -> Restor
 
     page.get_by_role("link", name="notes.txt", exact=True).click()
     expect(page.get_by_role("heading", name="notes.txt", level=1)).to_be_visible()
-    related = page.get_by_role("group", name="Files that belong with notes.txt")
-    expect(related.get_by_role("checkbox", name="desktop.ini")).to_be_checked()
+    related = page.get_by_role("region", name="Files that belong with notes.txt")
+    expect(related.get_by_role("listitem").filter(has_text="desktop.ini")).to_contain_text(DESKTOP_INI_REASON)
     screens.saw(page, "alice-notes-timeline")
 
     then = page.get_by_role("row").filter(has=page.locator(in_time(oldest.at)))

@@ -331,9 +331,8 @@ def test_a_related_file_alice_cannot_read_is_listed_as_skipped_with_the_reason(t
     assert [i.key for i in related.selected(found, set())] == [found.item.key, f"{scratch}/db.sqlite-journal"]
 
     page = alice.get("/roots/data/related", {"path": f"{scratch}/db.sqlite"}).content.decode()
-    assert f'value="{scratch}/db.sqlite-wal"' in page and "you cannot read it in this snapshot" in page
-    wal_input = page.split(f'value="{scratch}/db.sqlite-wal"')[1].split(">")[0]
-    assert "disabled" in wal_input and "checked" not in wal_input
+    wal_item = page.split(f"{scratch}\\db.sqlite-wal")[1].split("</li>")[0]
+    assert "Not restored: you cannot read it in this snapshot" in wal_item
 
 
 def test_a_wildcard_match_alice_cannot_read_is_not_even_named(svc, alice_subject, scratch):
@@ -415,16 +414,16 @@ def test_bobs_files_are_404_for_alice_and_names_do_not_leak(settings, sign_in):
     assert denied.count() == 2 and all(e.details["operation"] == "related" for e in denied)
 
 
-def test_page_renders_the_bundle_as_ticked_checkboxes_with_their_reasons(testenv, alice):
+def test_page_lists_the_bundle_with_their_reasons_and_nothing_to_tick(testenv, alice):
     t1 = generation(testenv, "data", T1)
     page = alice.get("/roots/data/related", {"path": "Pictures/IMG_0001.jpg", "at": t1.token})
     assert page.status_code == 200
     html = page.content.decode()
     photo = next(r for r in related.builtin_rules() if r.name == "photo-sidecars")
-    for key in ("Pictures/IMG_0001.xmp", "Pictures/IMG_0001.thm"):
-        checkbox = html.split(f'value="{key}"')[1].split(">")[0]
-        assert "checked" in checkbox and "disabled" not in checkbox
-    assert 'name="related"' in html and photo.reason in html
+    for path in ("Pictures\\IMG_0001.xmp", "Pictures\\IMG_0001.thm"):
+        item = html.split(path)[1].split("</li>")[0]
+        assert photo.reason in item and "Not restored" not in item
+    assert 'type="checkbox"' not in html  # leaving files out is the restore dialog's, which acts on it
     assert alice.get("/roots/data/related", {"path": "../bob"}).status_code == 400
     assert alice.get("/roots/data/related", {"path": "Documents/no-such.txt"}).status_code == 404
 
