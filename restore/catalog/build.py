@@ -167,13 +167,15 @@ def _previous_index(source: CatalogSource, index: int) -> int | None:
     return prev
 
 
-def _refresh_statistics(source: CatalogSource, built: list[str]) -> None:
+ANALYZE_AFTER_ROWS = 10_000  # rows written since the planner's statistics were last refreshed
+
+
+def _refresh_statistics() -> None:
     """After a large load (a first snapshot, or many built), let PostgreSQL's planner see the new rows
     now rather than when autovacuum gets to it (if it runs at all): with stale statistics a name search
     scans instead of using its index, and the builder's own look-up of a folder's open rows scans every
     version (measured: 12.8 ms instead of 2.7 ms per changed folder at 110,000 objects)."""
-    written = sum(CatalogSnapshot.objects.filter(source=source, token__in=built).values_list("rows_written", flat=True))
-    if connection.vendor == "postgresql" and written > 10_000:
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for model in (CatalogEntry, CatalogVersion):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
@@ -222,12 +224,12 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
     try:
         CatalogSource.objects.filter(id=source_id).update(last_run_at=timezone.now(), requested_at=None)
         sync_snapshots(source, client)
+        unanalysed = 0
         for snap in (CatalogSnapshot.objects.filter(source=source).exclude(state__in=[SnapshotState.DONE,
                                                                                       SnapshotState.GONE])
                      .order_by("index")):
             try:
                 _SnapshotBuild(source, snap, client, mode, owner, budget, on_folder).run()
-                _refresh_statistics(source, [snap.token])  # before the next snapshot looks rows up
             except SnapshotGone:
                 _roll_back(source, snap)
                 CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.GONE)
@@ -241,9 +243,11 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
                 log.warning("catalog %s: snapshot %s failed: %s", source, snap.token, exc)
                 return outcome
             outcome.built.append(snap.token)
+            unanalysed += CatalogSnapshot.objects.values_list("rows_written", flat=True).get(id=snap.id)
+            if unanalysed > ANALYZE_AFTER_ROWS:  # before the next snapshot looks rows up
+                _refresh_statistics()
+                unanalysed = 0
         prune(source)
-        if outcome.built:
-            _refresh_statistics(source, outcome.built)
         CatalogSource.objects.filter(id=source_id).update(last_error="")
     except smb.SmbError as exc:
         outcome.error = str(exc)
