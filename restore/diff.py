@@ -57,14 +57,17 @@ def decode_text(data: bytes) -> str | None:
 def _read(token: Token, root: Root, path: str, at: smb.Snapshot | None) -> bytes | None:
     """At most DIFF_MAX_BYTES of the file; None when it is larger."""
     content = pv.open_content(token, root, path, at)
-    if content.entry.size > settings.DIFF_MAX_BYTES:
-        content.chunks.close()
-        return None
     try:
-        data = b"".join(content.chunks)
+        if content.entry.size > settings.DIFF_MAX_BYTES:
+            return None
+        data = bytearray()
+        for chunk in content.chunks:
+            data += chunk
+            if len(data) > settings.DIFF_MAX_BYTES:
+                return None  # it grew while we read
+        return bytes(data)
     finally:
         content.chunks.close()
-    return data if len(data) <= settings.DIFF_MAX_BYTES else None  # it grew while we read
 
 
 def compare(token: Token, root: Root, path: str, old: smb.Snapshot, new: smb.Snapshot | None) -> TextDiff:

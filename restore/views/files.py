@@ -74,19 +74,19 @@ def timeline(request, subject, root, path):
     from ..api.files import content_type_of
 
     ctype = content_type_of(name)
-    compared = _compare(request, subject, root, path) if request.GET.get("diff") else None
+    diff_at, compared = _compare(request, subject, root, path) if request.GET.get("diff") else (None, None)
     preview_at = request.GET.get("preview")
     return render(request, "restore/timeline.html", {
         "root": root, "path": path, "url_path": path.replace("\\", "/"), "name": name,
         "crumbs": _breadcrumbs(paths.parent(path)), "versions": rows,
         "preview": "image" if ctype.startswith("image/") else "text" if ctype.startswith("text/") else None,
         "folder": paths.parent(path).replace("\\", "/"), "diff": compared,
-        "diff_at": smb.Snapshot.from_token(compared.old) if compared else None,
+        "diff_at": diff_at,
         "preview_at": pv.parse_at(root, preview_at) if preview_at and preview_at != "live" else None,
     })
 
 
-def _compare(request, subject, root, path) -> diff.TextDiff:
+def _compare(request, subject, root, path) -> tuple[smb.Snapshot, diff.TextDiff]:
     """?diff=<snapshot>: that version against the live copy (the page offers it for text files)."""
     old = pv.parse_at(root, request.GET["diff"])
     if old is None:
@@ -95,4 +95,4 @@ def _compare(request, subject, root, path) -> diff.TextDiff:
     result = diff.compare(subject.token, root, path, old, None)
     audit.record(audit_context(request, subject), Action.PREVIEW, Result.OK, root=root.id, path=path,
                  snapshot=old.token, details={"diff_against": result.new, "state": result.state})
-    return result
+    return old, result
