@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import anchor, syslog
 from .models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
@@ -52,18 +53,24 @@ class Result:
     INVALID = "invalid"
 
 
+# The frozen names and SIDs identify the people; the foreign keys are only links to Django's users and
+# are cleared (SET NULL) when a user is removed, so they are not hashed: removing a user keeps the chain.
 HASHED_FIELDS = (
-    "at", "actor_id", "actor_username", "actor_sid", "acting_for_id", "acting_for_username",
-    "acting_for_sid", "role", "source_ip", "request_id", "action", "root", "path", "snapshot",
-    "result", "details",
+    "at", "actor_username", "actor_sid", "acting_for_username", "acting_for_sid", "role", "source_ip",
+    "request_id", "action", "root", "path", "snapshot", "result", "details",
 )  # fmt: skip
+LEGACY_HASHED_FIELDS = HASHED_FIELDS + ("actor_id", "acting_for_id")  # records written before that change
 
 
-def event_hash(event: AuditEvent, prev_hash: str) -> str:
-    content = {name: getattr(event, name) for name in HASHED_FIELDS}
+def event_hash(event: AuditEvent, prev_hash: str, fields: tuple[str, ...] = HASHED_FIELDS) -> str:
+    content = {name: getattr(event, name) for name in fields}
     content["at"] = event.at.isoformat()
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def hash_matches(event: AuditEvent, prev_hash: str) -> bool:
+    return event.hash in (event_hash(event, prev_hash), event_hash(event, prev_hash, LEGACY_HASHED_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -120,8 +127,10 @@ def record(
     """Append one record. Call it inside the transaction of the action it describes."""
     actor_name, actor_sid = _frozen_identity(context.actor)
     for_name, for_sid = _frozen_identity(context.acting_for)
+    every = settings.AUDIT_ANCHOR_EVERY
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        prev_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() if every else None
         event = AuditEvent(
             at=timezone.now(),
             actor=context.actor,
@@ -144,12 +153,18 @@ def record(
         event.hash = event_hash(event, head.last_hash)
         event.save()
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
-        if settings.AUDIT_SYSLOG:  # to the SIEM once the action and its record are committed
-            from . import syslog
-
-            transaction.on_commit(lambda: syslog.forward(event))
+        anchor_due = anchor.due(prev_id, event.id, every)
+        if settings.AUDIT_SYSLOG or anchor_due:  # once the action and its record are committed
+            transaction.on_commit(lambda: _after_commit(event, anchor_due), robust=True)
     log.info("audit %s %s %s %s", event.actor_username or "-", action, result, path)
     return event
+
+
+def _after_commit(event: AuditEvent, anchor_due: bool) -> None:
+    """The record to the SIEM; every AUDIT_ANCHOR_EVERY records, the chain head outside the database."""
+    syslog.forward(event)
+    if anchor_due:
+        anchor.write(anchor.head_through(event))
 
 
 @dataclass(frozen=True)
@@ -157,24 +172,48 @@ class ChainReport:
     checked: int
     first_broken_id: int | None = None
     problem: str = ""
+    last_id: int | None = None  # the intact chain's head, for its anchor
+    last_hash: str = GENESIS
+    anchors_checked: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problem
 
 
-def verify_chain() -> ChainReport:
-    """Walk the whole chain in order; report the first record whose link or content is wrong."""
-    prev = GENESIS
-    checked = 0
+def verify_chain(anchors: list[anchor.Anchor] = ()) -> ChainReport:
+    """Walk the whole chain in order; report the first record whose link or content is wrong, and
+    the first anchor (restore/anchor.py) the chain no longer holds at its anchored position."""
+    pending = sorted(anchors, key=lambda a: (a.last_id, a.count))
+    prev, checked, last_id, next_anchor = GENESIS, 0, None, 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         if event.prev_hash != prev:
             return ChainReport(checked, event.id, "previous-hash link broken (a record was removed or inserted)")
-        if event_hash(event, prev) != event.hash:
+        if not hash_matches(event, prev):
             return ChainReport(checked, event.id, "content does not match its hash (the record was changed)")
-        prev = event.hash
+        prev, last_id = event.hash, event.id
         checked += 1
+        while next_anchor < len(pending) and pending[next_anchor].last_id <= event.id:
+            problem = _anchor_problem(pending[next_anchor], event, checked)
+            if problem:
+                return ChainReport(checked, event.id, problem)
+            next_anchor += 1
+    if next_anchor < len(pending):
+        newest = pending[-1]
+        return ChainReport(checked, None, (
+            f"the trail ends at record {last_id} after {checked} records, but an anchor holds "
+            f"{newest.describe()}: the newest records were removed"))
     head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
     if head is not None and head != prev:
         return ChainReport(checked, None, "chain head does not match the last record (records were removed at the end)")
-    return ChainReport(checked)
+    return ChainReport(checked, last_id=last_id, last_hash=prev, anchors_checked=len(pending))
+
+
+def _anchor_problem(held: anchor.Anchor, event: AuditEvent, position: int) -> str:
+    if held.last_id != event.id:
+        return f"the anchor holds {held.describe()}, which is missing from the trail (records were removed)"
+    if held.last_hash != event.hash:
+        return f"the anchor holds {held.describe()} with another hash (the trail was rewritten)"
+    if held.count != position:
+        return f"record {event.id} is number {position} in the trail, but the anchor holds {held.describe()}"
+    return ""

@@ -32,6 +32,7 @@ APP_NAME = "vdiprotect"
 # SD-IDs of our own need name@<private enterprise number>; 32473 is the PEN reserved for
 # documentation (RFC 5612). Receivers match on the name; an estate with its own PEN may relabel.
 SD_ID = "audit@32473"
+ANCHOR_SD_ID, ANCHOR_MSGID = "anchor@32473", "audit_anchor"  # the chain head (format_anchor)
 NILVALUE = "-"
 BOM = b"\xef\xbb\xbf"
 TIMEOUT = 2.0
@@ -76,24 +77,40 @@ def field_values(event) -> dict[str, str]:
     return values
 
 
-def format_record(event, *, hostname: str | None = None, procid: str | None = None) -> bytes:
-    """One audit record as an RFC 5424 message (bytes, UTF-8)."""
-    pri = FACILITY_LOG_AUDIT * 8 + severity_of(event.result)
-    header = " ".join((
-        f"<{pri}>1",
-        timestamp(event.at),
+def _header(severity: int, at: datetime, msgid: str, hostname: str | None, procid: str | None) -> str:
+    return " ".join((
+        f"<{FACILITY_LOG_AUDIT * 8 + severity}>1",
+        timestamp(at),
         _header_field(hostname if hostname is not None else socket.gethostname(), 255),
         APP_NAME,
         _header_field(procid if procid is not None else str(os.getpid()), 128),
-        _header_field(event.action, 32),
+        _header_field(msgid, 32),
     ))
-    params = " ".join(f'{name}="{escape_param_value(value)}"' for name, value in field_values(event).items())
+
+
+def _params(values: dict[str, str]) -> str:
+    return " ".join(f'{name}="{escape_param_value(value)}"' for name, value in values.items())
+
+
+def format_record(event, *, hostname: str | None = None, procid: str | None = None) -> bytes:
+    """One audit record as an RFC 5424 message (bytes, UTF-8)."""
+    header = _header(severity_of(event.result), event.at, event.action, hostname, procid)
+    params = _params(field_values(event))
     text = f"{event.actor_username or '-'} {event.action} {event.result}"
     if event.acting_for_username:
         text += f" for {event.acting_for_username}"
     if event.path:
         text += f" {event.root}:{event.path}"
     return f"{header} [{SD_ID} {params}] ".encode() + BOM + text.encode()
+
+
+def format_anchor(*, count: int, last_id: int, last_hash: str, at: datetime,
+                  hostname: str | None = None, procid: str | None = None) -> str:
+    """The chain head as an RFC 5424 message (restore/anchor.py), one line of text: what a SIEM keeps
+    and what ``verify_audit --anchor`` reads back from an anchor file or a syslog receiver's log."""
+    header = _header(SEVERITY_NOTICE, at, ANCHOR_MSGID, hostname, procid)
+    params = _params({"count": str(count), "id": str(last_id), "hash": last_hash})
+    return f"{header} [{ANCHOR_SD_ID} {params}] audit chain head: {count} records, last id {last_id}"
 
 
 @dataclass(frozen=True)
@@ -168,14 +185,19 @@ def sender_for(url: str) -> Sender:
         return _senders[url]
 
 
-def forward(event) -> bool:
-    """Send one committed record to AUDIT_SYSLOG; never raises (a SIEM outage is logged, not fatal)."""
+def send(message: bytes, what: str = "audit message") -> bool:
+    """Send one message to AUDIT_SYSLOG; never raises (a SIEM outage is logged, not fatal)."""
     url = settings.AUDIT_SYSLOG
     if not url:
         return False
     try:
-        sender_for(url).send(format_record(event))
+        sender_for(url).send(message)
         return True
     except (OSError, ImproperlyConfigured) as exc:
-        log.warning("audit record %s not forwarded to %s: %s", event.id, url, exc)
+        log.warning("%s not forwarded to %s: %s", what, url, exc)
         return False
+
+
+def forward(event) -> bool:
+    """Send one committed record to AUDIT_SYSLOG; never raises (a SIEM outage is logged, not fatal)."""
+    return send(format_record(event), f"audit record {event.id}")

@@ -188,6 +188,12 @@ HELPDESK_PROTECTED_GROUPS = [dn.strip() for dn in env.str("HELPDESK_PROTECTED_GR
 HELPDESK_CONTENT_BLIND = env.bool("HELPDESK_CONTENT_BLIND", default=False)
 HELPDESK_ACT_FOR_SECONDS = env.int("HELPDESK_ACT_FOR_SECONDS", default=3600)
 AUDIT_SYSLOG = env.str("AUDIT_SYSLOG", default="")  # udp://host:514 or tcp://host:601 (RFC 5424)
+# The chain head (count, last id, last hash) written outside the database every N records and on
+# verify_audit: to AUDIT_SYSLOG, the log, and AUDIT_ANCHOR_FILE (appended to) when set.
+AUDIT_ANCHOR_EVERY = env.int("AUDIT_ANCHOR_EVERY", default=100)
+if AUDIT_ANCHOR_EVERY < 0:
+    raise ImproperlyConfigured("AUDIT_ANCHOR_EVERY must be 0 (only on verify_audit) or a number of records.")
+AUDIT_ANCHOR_FILE = env.str("AUDIT_ANCHOR_FILE", default="")
 
 # File servers (SMB2/3) as the portal's service account.
 SMB_USERNAME = env.str("SMB_USERNAME", default="")
