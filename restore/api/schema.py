@@ -28,7 +28,8 @@ class Problem(serializers.Serializer):
 WHY = {
     400: "The request is malformed or names something invalid; nothing was changed.",
     401: "No credentials, or wrong ones (HTTP Basic with AD credentials, or a session).",
-    403: "The permission layer refuses this person, role or acting-for.",
+    403: "The permission layer refuses this person, role or acting-for, or a change sent with HTTP Basic "
+         "credentials came from another web site.",
     404: "No such thing, or not one this person may see.",
     409: "The resource is in a state that does not allow this.",
     429: "Too many requests (API_THROTTLE_RATE) or too many restores at once; Retry-After says when "
@@ -38,7 +39,8 @@ WHY = {
 }
 RESPONSE_HEADERS = [
     OpenApiParameter("WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401],
-                     description="the HTTP Basic challenge"),
+                     description="the HTTP Basic challenge; a browser (Sec-Fetch-*, Origin or Accept: "
+                                 "text/html) gets `Session` instead, so it never asks for and caches AD credentials"),
     OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429],
                      description="seconds to wait (throttling)"),
 ]
