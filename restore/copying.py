@@ -12,8 +12,9 @@ is replaced by one that finishes the job:
   kept     the temporary is renamed to the target (never replacing anything), and verified
   done     restored and verified; the hashes are on the item
 
-Every decision is made again here, in the worker, for the owner's token: the right to read each
-source in its snapshot's ACL, and the right to write each target from its live ACL.
+Every decision is made again here, in the worker, for the owner's token as AD has it when the job
+starts (their groups are re-read then): the right to read each source in its snapshot's ACL, and the
+right to write each target from its live ACL.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from django.utils import timezone
 
 from . import audit, identity, paths, previous_versions as pv, smb
 from .audit import Action, Result
+from .directory import DirectoryError
 from .jobs import LiveTargets, first_free, kept_name, temp_name
-from .models import Conflict, ItemKind, JobState, Mode, Phase, RestoreItem, RestoreJob
+from .models import Conflict, ItemKind, JobState, Mode, Phase, RestoreItem, RestoreJob, Role
 from .security import SecurityDescriptor, build_security_descriptor
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ PROGRESS_EVERY_SECONDS = 1.0
 
 class Cancelled(Exception):
     pass
+
+
+class DirectoryUnavailable(Exception):
+    """Active Directory cannot be reached to re-read the owner's groups, and the stored ones are stale."""
 
 
 class ItemFailed(Exception):
@@ -120,7 +126,11 @@ def run_job(job_id, worker: str | None = None) -> str:
     if ident is None:
         _finish(job, context, forced=JobState.FAILED, error="the person this restore belongs to is gone")
         return JobState.FAILED
-    runner = Runner(job, identity.token_of(ident), {r.id: r for r in identity.roots_of(ident)}, context)
+    token, refusal = current_token(ident)
+    if refusal:
+        _finish(job, context, forced=JobState.FAILED, error=refusal)
+        return JobState.FAILED
+    runner = Runner(job, token, {r.id: r for r in identity.roots_of(ident)}, context)
     try:
         for item in job.items.order_by("seq"):
             if item.phase in (Phase.DONE, Phase.SKIPPED, Phase.FAILED):
@@ -140,6 +150,27 @@ def run_job(job_id, worker: str | None = None) -> str:
         return _finish(job, context, forced=JobState.CANCELLED)
     runner.settle_folders()
     return _finish(job, context)
+
+
+def current_token(ident) -> tuple[object, str]:
+    """The owner's token as AD has it now, re-read at every job start, so a group removed since the
+    job was queued grants nothing: (token, '') or (None, why the job cannot run for them). When AD
+    cannot be reached, the stored token serves only while younger than IDENTITY_REFRESH_SECONDS;
+    beyond that DirectoryUnavailable (the task gives the job back and retries)."""
+    try:
+        token = identity.refresh_token(ident)
+    except DirectoryError as exc:
+        if identity.needs_refresh(ident):
+            raise DirectoryUnavailable(
+                f"{exc}; the groups stored for {ident.username} are older than IDENTITY_REFRESH_SECONDS") from exc
+        log.warning("restore for %s: AD unreachable (%s), using the groups read %s", ident.username, exc,
+                    ident.refreshed_at.isoformat())
+        return identity.token_of(ident), ""
+    if token is None:
+        return None, "the person's account is disabled or no longer in Active Directory"
+    if Role.USER not in ident.roles:
+        return None, "the person is no longer a portal user (not in the portal's user group)"
+    return token, ""
 
 
 def _context(job: RestoreJob) -> audit.Context:

@@ -217,6 +217,21 @@ def needs_refresh(identity: Identity) -> bool:
     return age >= settings.IDENTITY_REFRESH_SECONDS
 
 
+def refresh_token(identity: Identity) -> Token | None:
+    """Re-read the person's groups from AD (by SID) and store the token and roles; None when the
+    account is gone or disabled. For the worker at a job's start: a group removed in AD no longer
+    grants anything from then on. Roots and ``refreshed_at`` stay the session's (``refresh``)."""
+    with Directory() as directory:
+        person = directory.user_by_sid(identity.sid)
+        if person is None or not person.enabled:
+            return None
+        token = token_for(directory, person)
+        roles = roles_for(token, role_group_sids(directory))
+    identity.token_sids, identity.roles = sorted(token.group_sids), roles
+    Identity.objects.filter(pk=identity.pk).update(token_sids=identity.token_sids, roles=roles)
+    return token
+
+
 def refresh(identity: Identity) -> DirectoryView | None:
     """Re-read the person from AD by SID; None when they are gone or disabled."""
     with Directory() as directory:

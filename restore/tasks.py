@@ -32,11 +32,14 @@ def run_restore(self, job_id: str) -> str:
     worker = copying.worker_name()
     try:
         outcome = copying.run_job(job_id, worker)
-    except smb.ConnectionLost as exc:
-        copying.release(job_id, worker, f"the file server connection was lost: {exc}")
+    except (smb.ConnectionLost, copying.DirectoryUnavailable) as exc:
+        lost, unreachable = (("the file server connection was lost", "the file server could not be reached")
+                             if isinstance(exc, smb.ConnectionLost) else
+                             ("Active Directory could not be reached to re-read the person's groups",) * 2)
+        copying.release(job_id, worker, f"{lost}: {exc}")
         attempt = self.request.retries + 1
         if attempt > settings.RESTORE_RETRIES:
-            copying.fail(job_id, f"the file server could not be reached after {attempt} attempts: {exc}")
+            copying.fail(job_id, f"{unreachable} after {attempt} attempts: {exc}")
             return JobState.FAILED
         raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries))
     except SoftTimeLimitExceeded:
