@@ -18,7 +18,8 @@ from django.utils import timezone
 from restore import copying, tasks
 from restore.models import Identity, JobState, Phase, RestoreJob
 
-from .scratch import READ, ScratchArea, give_root
+from .scratch import READ, ScratchArea
+from .test_restore_jobs import alice  # noqa: F401  (fixture: alice signed in, this module's area her root)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -72,13 +73,6 @@ def alice_in_group(testenv, group):
         subprocess.run(["samba-tool", "group", "removemembers", group[0], "alice", "-H",
                         f"{testenv['TESTENV_STATE']}/samba/private/sam.ldb", "-s", testenv["TESTENV_SMB_CONF"]],
                        capture_output=True)
-
-
-@pytest.fixture
-def alice(sign_in, area):
-    client = sign_in("alice")
-    give_root("alice", area)
-    return client
 
 
 def queue(client, area, path: str) -> str:
