@@ -200,9 +200,9 @@ def verify_chain(anchors: list[anchor.Anchor] = ()) -> ChainReport:
             next_anchor += 1
     if next_anchor < len(pending):
         newest = pending[-1]
+        ends = f"ends at record {last_id} after {checked} records" if checked else "is empty"
         return ChainReport(checked, None, (
-            f"the trail ends at record {last_id} after {checked} records, but an anchor holds "
-            f"{newest.describe()}: the newest records were removed"))
+            f"the trail {ends}, but an anchor holds {newest.describe()}: the newest records were removed"))
     head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
     if head is not None and head != prev:
         return ChainReport(checked, None, "chain head does not match the last record (records were removed at the end)")

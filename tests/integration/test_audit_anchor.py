@@ -172,3 +172,14 @@ def test_anchors_are_read_back_from_a_syslog_receivers_log_whatever_prefix_it_wr
     log.write_text(log.read_text().replace(f'count="3" id="{head.last_id}"', f'count="4" id="{head.last_id + 1}"'))
     with pytest.raises(CommandError, match="newest records were removed"):
         call_command("verify_audit", anchor=[str(log)])
+
+
+def test_a_trail_emptied_with_truncate_is_found_by_the_anchor(anchor_file):
+    make_events(3)
+    call_command("verify_audit")
+    raw("SET CONSTRAINTS ALL IMMEDIATE")
+    raw("TRUNCATE restore_auditevent")  # not a row operation: the trigger does not see it
+    raw("UPDATE restore_auditchainhead SET last_hash = %s WHERE id = 1", [audit.GENESIS])
+    call_command("verify_audit")
+    with pytest.raises(CommandError, match="the trail is empty, but an anchor holds record .* as number 3"):
+        call_command("verify_audit", anchor=[str(anchor_file)])
