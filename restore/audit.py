@@ -129,6 +129,8 @@ def record(
     for_name, for_sid = _frozen_identity(context.acting_for)
     every = settings.AUDIT_ANCHOR_EVERY
     with transaction.atomic():
+        # The head is read under the write lock, so two writers never chain onto the same record:
+        # PostgreSQL locks the row; SQLite has no row locks, its BEGIN IMMEDIATE (settings) locks the file.
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
         prev_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() if every else None
         event = AuditEvent(

@@ -1,8 +1,9 @@
 """Real Celery workers for tests: `celery -A vdiprotect worker` subprocesses against the test database.
 
 Used by the fault tests (a Redis of their own, workers killed mid-copy) and the browser tests (the
-job a page starts really runs, so its progress really reaches Done). Each worker is the leader of a
-process group of its own, so it can be killed with its pool child and nothing else.
+job a page starts really runs, so its progress really reaches Done), and `celery beat` for the demo's
+configuration on the embedded database. Each process is the leader of a process group of its own, so it
+can be killed with its pool child and nothing else.
 """
 
 from __future__ import annotations
@@ -25,17 +26,27 @@ class Workers:
     def __init__(self, broker_url: str, log_dir: Path):
         self.broker_url, self.log_dir, self.procs = broker_url, log_dir, []
 
-    def start(self, **env) -> subprocess.Popen:
+    def environment(self, **env) -> dict:
+        """The processes' environment: this test run's database and the broker, then ``env`` on top."""
         db = connection.settings_dict
-        environment = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
-                                                     f"{db['PORT']}/{db['NAME']}",
-                       "CELERY_BROKER_URL": self.broker_url, "REDIS_URL": settings.REDIS_URL,
-                       "RESTORE_STALE_SECONDS": "600", **env}
-        log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "vdiprotect", "worker", "-P", "prefork", "-c",
-                                 "1", "--without-mingle", "--without-gossip", "-l", "info",
-                                 "-n", f"w{len(self.procs)}-{os.getpid()}@%h"],
-                                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        return {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
+                                              f"{db['PORT']}/{db['NAME']}",
+                "CELERY_BROKER_URL": self.broker_url, "REDIS_URL": settings.REDIS_URL,
+                "RESTORE_STALE_SECONDS": "600", **env}
+
+    def start(self, **env) -> subprocess.Popen:
+        n = len(self.procs)
+        return self._spawn(f"worker-{n}", ["worker", "-P", "prefork", "-c", "1", "--without-mingle",
+                                           "--without-gossip", "-l", "info", "-n", f"w{n}-{os.getpid()}@%h"], env)
+
+    def start_beat(self, **env) -> subprocess.Popen:
+        """``celery beat``: the schedule (sweeps, catalog refreshes) in a process of its own, as deployed."""
+        return self._spawn("beat", ["beat", "-l", "info", "--schedule", str(self.log_dir / "beat-schedule")], env)
+
+    def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "vdiprotect", *argv], cwd=REPO,
+                                env=self.environment(**env), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)
         return proc

@@ -89,12 +89,22 @@ TEMPLATES = [
     },
 ]
 
-# Database: an embedded SQLite file by default, so the demo needs no database server.
+# Database: PostgreSQL from DATABASE_URL; without it an embedded SQLite file in DATA_DIR (no server).
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-if not env.str("DATABASE_URL", default=""):
+database_url = env.str("DATABASE_URL", default="")  # lower case: not a setting, so no page ever shows it
+if not database_url:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.db_url_config(database_url or f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+SQLITE_BUSY_SECONDS = env.float("SQLITE_BUSY_SECONDS", default=30.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, workers and beat share the file: readers never wait for the writer (WAL), a transaction takes
+    # the write lock when it begins (so a read-then-write, like the audit chain head, cannot interleave
+    # with another writer's), and a writer waits its turn instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE", "timeout": SQLITE_BUSY_SECONDS,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {})}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache (snapshot lists, directory lookups): Redis, shared by web and workers.
