@@ -38,6 +38,10 @@ class Action:
     RESTORE_ITEM = "restore_item"
     RESTORE_FINISHED = "restore_finished"
     RESTORE_CANCELLED = "restore_cancelled"
+    DOWNLOAD_STARTED = "download_started"  # a download-mode restore's zip began streaming
+    ZIP_MEMBER = "zip_member"  # one file (or folder) of that zip, recorded before its bytes are sent
+    DOWNLOAD_COMPLETED = "download_completed"  # the whole zip was handed over, SHA256SUMS.txt last
+    DOWNLOAD_ABORTED = "download_aborted"  # the stream stopped early (client gone, server error)
     ACT_FOR_START = "act_for_start"
     ACT_FOR_END = "act_for_end"
     CONFIG_CHANGE = "config_change"

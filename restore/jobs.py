@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ from .access import (
 from .audit import Action, Result
 from .identity import Root
 from .models import ACTIVE_STATES, Conflict, ItemKind, JobState, Mode, Phase, RestoreItem, RestoreJob
+from .models.jobs import WAITING_DOWNLOAD
 from .security import SecurityDescriptor, SecurityDescriptorError, parse_security_descriptor
 
 log = logging.getLogger(__name__)
@@ -560,11 +562,15 @@ def dry_run(token: Token, request: Request, context: audit.Context) -> Plan:
 
 
 def start(*, owner, requested_by, token: Token, request: Request, context: audit.Context, ticket: str = "",
-          reason: str = "") -> RestoreJob:
+          reason: str = "", content_blind: bool = False) -> RestoreJob:
     """Plan, then store the job and its items and audit it in one transaction; the job is queued
-    once that commits (a download waits for the person to fetch it). Refused / TooBusy change nothing."""
-    plan = make_plan(token, request)
+    once that commits (a download waits for the person to fetch it). Refused / TooBusy change nothing.
+    ``content_blind``: started by a helpdesk member in content-blind mode (never a download; the
+    views refuse it first, with a clear answer, and this refuses it again)."""
     first = request.selected[0]
+    if content_blind and request.mode == Mode.DOWNLOAD:
+        raise Refused(["a content-blind helpdesk member may not download the person's files"])
+    plan = make_plan(token, request)
     if plan.problems:
         audit.record(context, Action.ACCESS_DENIED, Result.DENIED, root=first.root.id, path=first.path,
                      snapshot=first.snapshot.token, details={"operation": "restore", "problems": plan.problems})
@@ -579,7 +585,8 @@ def start(*, owner, requested_by, token: Token, request: Request, context: audit
                           "finish or cancel one")
         job = RestoreJob.objects.create(
             owner=owner, owner_username=owner.username, requested_by=requested_by,
-            requested_by_username=requested_by.username, role=context.role, ticket=ticket, reason=reason,
+            requested_by_username=requested_by.username, content_blind=content_blind, role=context.role,
+            ticket=ticket, reason=reason,
             mode=request.mode, conflict=request.conflict,
             target_root=request.target_root.id if request.target_root else "", target_path=request.target_path,
             request=request.as_json(), state=JobState.READY if request.mode == Mode.DOWNLOAD else JobState.QUEUED,
@@ -595,7 +602,8 @@ def start(*, owner, requested_by, token: Token, request: Request, context: audit
         audit.record(context, Action.RESTORE_CREATED, Result.OK, root=first.root.id, path=first.path,
                      snapshot=first.snapshot.token,
                      details={"job": str(job.id), "mode": job.mode, "conflict": job.conflict, "files": plan.files,
-                              "bytes": plan.bytes, "request": request.as_json(), "ticket": ticket})
+                              "bytes": plan.bytes, "request": request.as_json(), "ticket": ticket,
+                              "content_blind": content_blind})
         if job.state == JobState.QUEUED:
             transaction.on_commit(lambda: enqueue(job.id))
     return job
@@ -613,7 +621,7 @@ def cancel(job: RestoreJob, context: audit.Context) -> RestoreJob:
     Cancelling an ended job changes nothing."""
     with transaction.atomic():
         job = RestoreJob.objects.select_for_update().get(pk=job.pk)
-        if job.state not in (*ACTIVE_STATES, JobState.READY) or job.cancel_requested:
+        if job.state not in (*ACTIVE_STATES, *WAITING_DOWNLOAD) or job.cancel_requested:
             return job
         if job.state == JobState.RUNNING:
             job.cancel_requested = True
@@ -626,15 +634,16 @@ def cancel(job: RestoreJob, context: audit.Context) -> RestoreJob:
     return job
 
 
-def jobs_visible_to(user):
-    """The jobs a person may see: those run with their rights and those they started for others."""
-    from django.db.models import Q
+def jobs_visible_to(subject):
+    """The jobs of the person whose files the subject (restore.permissions.Subject) works on: one's
+    own, or, while a helpdesk member acts for someone, that person's. Never by who requested them:
+    a member who stopped acting sees only their own again."""
+    return RestoreJob.objects.filter(owner_id=subject.identity.user_id)
 
-    return RestoreJob.objects.filter(Q(owner=user) | Q(requested_by=user))
 
-
-def job_for(user, job_id) -> RestoreJob:
+def job_for(subject, job_id) -> RestoreJob:
+    """One of ``jobs_visible_to(subject)``; pv.NotFound (404) for any other, existing or not."""
     try:
-        return jobs_visible_to(user).get(pk=job_id)
-    except (RestoreJob.DoesNotExist, ValueError, TypeError):
+        return jobs_visible_to(subject).get(pk=job_id)
+    except (RestoreJob.DoesNotExist, ValueError, TypeError, ValidationError):
         raise pv.NotFound("no such restore") from None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework.permissions import BasePermission
 
 from . import audit, helpdesk, identity
@@ -108,13 +109,49 @@ def audit_context(request, subject: Subject) -> audit.Context:
                                       ticket=subject.ticket)
 
 
-def require_content(request, subject: Subject, *, operation: str) -> None:
-    """Reading a file's bytes (preview, download, a zip of restored files): refused, and audited,
-    to a helpdesk member acting in content-blind mode."""
+CONTENT_BLIND = "Content-blind helpdesk mode: you may restore for this user, not open their files."
+CONTENT_BLIND_ZIP = ("Content-blind helpdesk mode: a zip download would hand you this user's files. Restore them "
+                     "alongside the originals, in place or into a folder instead.")
+
+
+def require_content(request, subject: Subject, *, operation: str, message: str = CONTENT_BLIND) -> None:
+    """Reading a file's bytes (preview, download, a zip of restored files, even the dry run of
+    one): refused, and audited, to a helpdesk member acting in content-blind mode."""
     if subject.content_blind:
         audit.record(audit_context(request, subject), Action.ACCESS_DENIED, Result.DENIED,
                      details={"operation": operation, "why": "content-blind helpdesk mode"})
-        raise PermissionDenied("Content-blind helpdesk mode: you may restore for this user, not open their files.")
+        raise PermissionDenied(message)
+
+
+# --- restore jobs: who sees which, who gets a zip, who sees hashes ----------------------------------
+# A job belongs to its owner (whose rights it runs with). The subject sees the jobs of the person
+# whose files it works on: their own, or, while acting, the acted-for person's. A helpdesk member
+# who stopped acting (or whose acting-for expired, or who lost the role) is themselves again and
+# no longer sees the jobs they started for others; the views answer 404 for those, as for any job
+# that is not theirs to see.
+
+
+def sees_job(subject: Subject, job) -> bool:
+    return job.owner_id is not None and job.owner_id == subject.identity.user_id
+
+
+def may_download_job(subject: Subject, job) -> bool:
+    """The zip of a download-mode job: for its owner, signed in as themselves; or for the member who
+    requested it, while acting for its owner right now, unless either the job or the acting-for is
+    content-blind. Nobody else (the views answer 404: the job is not theirs to know of)."""
+    if not sees_job(subject, job) or subject.content_blind:
+        return False
+    if subject.acting_for is None:
+        return job.owner_id == getattr(subject.actor, "pk", None)
+    return not job.content_blind and job.requested_by_id == getattr(subject.actor, "pk", None)
+
+
+def shows_hashes(subject: Subject, job) -> bool:
+    """A file's SHA-256 lets anyone confirm a guess of its content: never for a content-blind
+    subject, and a job started content-blind shows them to its owner only."""
+    if not sees_job(subject, job) or subject.content_blind:
+        return False
+    return subject.acting_for is None or not job.content_blind
 
 
 class HasPortalRole(BasePermission):
@@ -138,6 +175,29 @@ class MayUseFiles(BasePermission):
         if not request.user.is_authenticated:
             return False
         subject_of(request)  # PermissionDenied, audited, with the reason
+        return True
+
+
+def subject_for_job(request) -> Subject:
+    """subject_of for a request about one restore job. A request that names an acting-for that has
+    ended (stopped, expired, the helpdesk role withdrawn) learns nothing about the job: Http404
+    (the refusal is still audited), never the 403 that would say the job exists."""
+    try:
+        return subject_of(request)
+    except PermissionDenied:
+        resolution = helpdesk.resolve(request)
+        if resolution.problem or resolution.acting is not None:
+            raise Http404("No such restore.") from None
+        raise
+
+
+class MayUseFilesForJob(MayUseFiles):
+    """API: MayUseFiles for a restore job's own endpoints (see subject_for_job)."""
+
+    def has_permission(self, request, view):
+        if not request.user.is_authenticated:
+            return False
+        subject_for_job(request)
         return True
 
 

@@ -34,10 +34,16 @@ class JobState(models.TextChoices):
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
     READY = "ready", "Ready to download"
+    SENDING = "sending", "Download in progress"
+    INTERRUPTED = "interrupted", "Download interrupted"
 
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 FINAL_STATES = (JobState.DONE, JobState.PARTIAL, JobState.FAILED, JobState.CANCELLED)
+# a download-mode job not yet (completely) fetched: it may still be cancelled
+WAITING_DOWNLOAD = (JobState.READY, JobState.SENDING, JobState.INTERRUPTED)
+# a download-mode job may be fetched (again) in these states: the zip is made from the snapshots each time
+DOWNLOADABLE_STATES = (*WAITING_DOWNLOAD, JobState.DONE, JobState.PARTIAL)
 
 
 class RestoreJob(models.Model):
@@ -47,6 +53,8 @@ class RestoreJob(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                      related_name="+")
     requested_by_username = models.CharField(max_length=256)
+    # started by a helpdesk member in content-blind mode: never a zip, no hashes for anyone but the owner
+    content_blind = models.BooleanField(default=False)
     role = models.CharField(max_length=16, blank=True)
     ticket = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=500, blank=True)
@@ -106,6 +114,7 @@ class Phase(models.TextChoices):
     COPIED = "copied", "Copied to a temporary name and verified"
     KEPT = "kept", "Current copy kept"
     DONE = "done", "Restored and verified"
+    SENT = "sent", "Sent in the zip"  # one SHA-256, of the bytes sent: nothing compared it with anything
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
 
@@ -133,7 +142,7 @@ class RestoreItem(models.Model):
     note = models.TextField(blank=True)  # why skipped or failed, or a warning
     bytes_done = models.BigIntegerField(default=0)
     sha256_source = models.CharField(max_length=64, blank=True)
-    sha256_target = models.CharField(max_length=64, blank=True)
+    sha256_target = models.CharField(max_length=64, blank=True)  # what was written; a zip member: what was sent
     streams = models.JSONField(default=list)  # [{"name", "size", "sha256"}] of alternate data streams
     finished_at = models.DateTimeField(null=True)
 

@@ -59,8 +59,9 @@ def home(request):
     """The person's folders; while a helpdesk member acts for someone, that person's folders."""
     ident = identity_of(request.user)
     uses_files = may_use_files(ident)
-    folders = subject_of(request).roots if uses_files else (ident.roots if ident else [])
-    recent = jobs.jobs_visible_to(request.user)[:5] if uses_files else None
+    subject = subject_of(request) if uses_files else None
+    folders = subject.roots if subject else (ident.roots if ident else [])
+    recent = jobs.jobs_visible_to(subject)[:5] if subject else None  # while acting: the person's restores
     return render(request, "restore/home.html", {"identity": ident, "folders": folders, "recent": recent})
 
 
