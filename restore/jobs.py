@@ -231,8 +231,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _parsed(sd_bytes: bytes | None) -> SecurityDescriptor | None:
-    if sd_bytes is None:
+def _parsed(sd_bytes: bytes | smb.Unreadable | None) -> SecurityDescriptor | None:
+    if sd_bytes is None or isinstance(sd_bytes, smb.Unreadable):  # permissions unknown: nothing is written there
         return None
     try:
         return parse_security_descriptor(sd_bytes)

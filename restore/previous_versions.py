@@ -38,6 +38,26 @@ class NotFound(Exception):
         self.denied = denied
 
 
+UNREADABLE_REASON = "the portal cannot read their permissions"
+
+
+class Listing(list):
+    """A folder's visible entries (a list of EntryView) and how many entries are hidden because the
+    file server would not give the portal their permissions (they are never guessed visible)."""
+
+    def __init__(self, entries=(), hidden: int = 0):
+        super().__init__(entries)
+        self.hidden = hidden
+
+
+class Timeline(list):
+    """A file's versions (a list of VersionView) and how many were hidden: permissions unreadable."""
+
+    def __init__(self, rows=(), hidden: int = 0):
+        super().__init__(rows)
+        self.hidden = hidden
+
+
 class BadRequest(ValueError):
     """A parameter that cannot be accepted; the message can be shown."""
 
@@ -129,8 +149,11 @@ def _when(snapshot: smb.Snapshot | None) -> datetime | None:
     return snapshot.at if snapshot else None
 
 
-def may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
-    """May the token read this file (or list this folder)? Fails closed on a descriptor it cannot parse."""
+def may_read(sd_bytes: bytes | smb.Unreadable, token: Token, is_dir: bool) -> bool:
+    """May the token read this file (or list this folder)? Fails closed on a descriptor the server
+    would not give (smb.UNREADABLE) or that cannot be parsed."""
+    if isinstance(sd_bytes, smb.Unreadable):
+        return False
     try:
         sd = parse_security_descriptor(sd_bytes)
     except SecurityDescriptorError as exc:  # fail closed: what cannot be evaluated is not shown
@@ -140,11 +163,15 @@ def may_read(sd_bytes: bytes, token: Token, is_dir: bool) -> bool:
 
 
 def require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bool | None) -> smb.Entry:
-    """stat + ACL check of one object at one time; NotFound when missing or not the person's to see."""
+    """stat + ACL check of one object at one time; NotFound when missing or not the person's to see
+    (also when the server refuses the portal its permissions: what cannot be checked is not shown)."""
     try:
         entry = client.stat(where.share, where.path, at=_when(snapshot))
         sd = client.security_descriptor(where.share, where.path, at=_when(snapshot))
     except smb.NotFound:
+        raise NotFound("not found") from None
+    except smb.AccessDenied as exc:
+        log.info("hidden, %s: %s", UNREADABLE_REASON, exc)
         raise NotFound("not found") from None
     if want_dir is not None and entry.is_dir != want_dir:
         raise NotFound("not a folder" if want_dir else "not a file")
@@ -153,8 +180,10 @@ def require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: boo
     return entry
 
 
-def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -> list[EntryView]:
-    """A folder live or at a snapshot: what the person may read, with 'deleted since' marks."""
+def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -> Listing:
+    """A folder live or at a snapshot: what the person may read, with 'deleted since' marks. An entry
+    whose permissions the server will not give the portal is hidden and counted (``Listing.hidden``);
+    it never fails the folder."""
     where = location(root, path)
     client = smb.client_for(where.server)
     known = catalog.folder(where, at) if at is not None else None  # the snapshot as catalogued, if it is
@@ -165,15 +194,16 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
         _require_visible_catalogued(client, where, token, at, known.folder)
         entries = known.entries
     if not entries:
-        return []
+        return Listing()
     child_paths = [paths.join(where.path, e.name) for e in entries]
     sds = dict(known.sds) if known is not None else {}
     ask = [p for p in child_paths if sds.get(p) is None]  # not catalogued: the server decides
     if ask:
         sds.update(client.security_descriptors_many(where.share, ask, at=_when(at)))
     visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and may_read(sds[p], token, e.is_dir)]
+    hidden = sum(1 for p in child_paths if isinstance(sds.get(p), smb.Unreadable))
     live_names = _live_names(client, where) if at is not None else None
-    return [
+    return Listing([
         EntryView(
             name=e.name,
             path=paths.join(path, e.name),
@@ -183,7 +213,7 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
             exists_live=True if live_names is None else e.name.lower() in live_names,
         )
         for e in sorted(visible, key=lambda e: (not e.is_dir, e.name.lower()))
-    ]
+    ], hidden)
 
 
 def _require_visible_catalogued(client, where: Unc, token: Token, at, fact) -> None:
@@ -203,10 +233,11 @@ def _live_names(client, where: Unc) -> set[str]:
         return set()  # the whole folder was deleted since
 
 
-def versions(token: Token, root: Root, path: str) -> list[VersionView]:
+def versions(token: Token, root: Root, path: str) -> Timeline:
     """A file's timeline: one row per distinct version (same last-write time and size collapse, as
     Windows does), newest first, the live copy included, versions from before a deletion included.
-    A version is shown only when that snapshot's ACL lets the person read it."""
+    A version is shown only when that snapshot's ACL lets the person read it; one whose ACL the
+    server will not give the portal is hidden and counted (``Timeline.hidden``)."""
     if not path:
         raise BadRequest("give the path of a file")
     where = location(root, path)
@@ -215,18 +246,21 @@ def versions(token: Token, root: Root, path: str) -> list[VersionView]:
     known = catalog.history(where, snaps)  # the snapshots the catalog covers; the server for the others
     ask = [s.at for s in snaps if s.at not in known]
     stats = {**known, **(client.stat_at_many(where.share, where.path, ask) if ask else {})}
-    present = [s for s in snaps if stats.get(s.at) is not None and not stats[s.at].is_dir]
+    unreadable = sum(1 for s in snaps if isinstance(stats.get(s.at), smb.Unreadable))
+    present = [s for s in snaps if stats.get(s.at) and not stats[s.at].is_dir]
     sds = {at: fact.sd for at, fact in known.items() if fact is not None and fact.sd is not None}
     ask = [s.at for s in present if s.at not in sds]
     if ask:
         sds.update(client.security_descriptor_at_many(where.share, where.path, ask))
     readable = [s for s in present if sds.get(s.at) is not None and may_read(sds[s.at], token, False)]
+    hidden = unreadable + sum(1 for s in present if isinstance(sds.get(s.at), smb.Unreadable))
 
-    rows: list[VersionView] = []
+    rows = Timeline()
     try:
         live = require_visible(client, where, token, None, want_dir=False)
     except NotFound:
         live = None
+        hidden += _live_unreadable(client, where)
     if live is not None:
         rows.append(VersionView(None, (), True, live.size, live.last_write))
     for snap in readable:  # newest first
@@ -239,7 +273,14 @@ def versions(token: Token, root: Root, path: str) -> list[VersionView]:
             rows.append(VersionView(snap, (snap,), False, entry.size, entry.last_write))
     if not rows:
         raise NotFound("not found")
+    rows.hidden = hidden
     return rows
+
+
+def _live_unreadable(client, where: Unc) -> int:
+    """1 when the live file exists but the server refuses the portal its permissions, else 0."""
+    found = client.security_descriptors_many(where.share, [where.path]).get(where.path)
+    return 1 if isinstance(found, smb.Unreadable) else 0
 
 
 @dataclass

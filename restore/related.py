@@ -51,6 +51,7 @@ from .identity import Root
 
 BUILTIN_FILE = Path(__file__).with_name("related_rules.toml")
 SKIP_UNREADABLE = "you cannot read it in this snapshot"
+SKIP_NO_PERMISSIONS = "the portal cannot read its permissions"
 MAX_RELATED = 200  # a bundle stops growing here (a rule that pulls whole folders cannot run away)
 
 KINDS = ("file", "folder", "stream")
@@ -455,6 +456,7 @@ class Bundle:
     item: Item
     related: tuple[Item, ...]
     truncated: bool = False  # MAX_RELATED was reached
+    hidden: int = 0  # found by a wildcard, left out: the portal cannot read their permissions
 
     @property
     def included(self) -> tuple[Item, ...]:
@@ -543,7 +545,7 @@ def bundle(token: Token, root: Root, path: str, at: smb.Snapshot | None, *, rule
     in_force = [r for r in (catalog() if rules is None else rules) if r.applies_to(root.kind)]
 
     found: dict[str, Item] = {path.lower(): main}
-    frontier, truncated = [path], False
+    frontier, truncated, hidden = [path], False, 0
     while frontier and not truncated:
         wanted: dict[str, tuple[str, smb.Entry, Rule, bool]] = {}
         for source in frontier:
@@ -565,12 +567,14 @@ def bundle(token: Token, root: Root, path: str, at: smb.Snapshot | None, *, rule
             if sd is None:
                 continue  # gone between the listing and the check: not in this snapshot
             readable = pv.may_read(sd, token, hit.is_dir)
+            unknown = isinstance(sd, smb.Unreadable)
             if not readable and not named:
+                hidden += unknown
                 continue  # found by a wildcard: a name the person may not read is not shown
             found[key] = Item(path=candidate, kind="folder" if hit.is_dir else "file",
                               size=0 if hit.is_dir else hit.size, last_write=hit.last_write, rule=rule.name,
                               application=rule.application, reason=rule.reason, included=readable,
-                              skip_reason="" if readable else SKIP_UNREADABLE)
+                              skip_reason="" if readable else SKIP_NO_PERMISSIONS if unknown else SKIP_UNREADABLE)
             if readable and not hit.is_dir:
                 frontier.append(candidate)
 
@@ -578,7 +582,7 @@ def bundle(token: Token, root: Root, path: str, at: smb.Snapshot | None, *, rule
     items = [i for i in found.values() if i is not main and not any(_inside(i.path, f) for f in folders)]
     items += _streams(server, [main] + [i for i in items if i.kind == "file" and i.included], in_force)
     items.sort(key=lambda i: (i.path.lower(), i.stream.lower()))
-    return Bundle(root, at, main, tuple(items), truncated)
+    return Bundle(root, at, main, tuple(items), truncated, hidden)
 
 
 def _streams(server: _Snapshot, files: list[Item], rules: list[Rule]) -> list[Item]:

@@ -239,6 +239,11 @@ def build(estate: Estate) -> None:
     estate.put(a, "data", "alice/Pictures/IMG_0001.thm", JPEG, g)
     estate.put(a, "data", "alice/Desktop/todo.txt", "- renew passport\n", g)
     estate.put(a, "data", "alice/Desktop/desktop.ini", "[.ShellClassInfo]\r\nLocalizedResourceName=@%SystemRoot%\\system32\\shell32.dll,-21769\r\n", g)
+    # A file whose protected ACL names only its owner (common in home folders): the portal's service
+    # account cannot read its permissions (Samba ignores backup intent), so the portal hides it from
+    # everyone and says so; its folder still lists.
+    estate.put(a, "data", "alice/Desktop/private.txt", "Only alice may open this.\n", g)
+    estate.set_sddl("data", "alice/Desktop/private.txt", f"O:{estate.sids[a]}G:DUD:P(A;;{FULL};;;{estate.sids[a]})")
 
     # A folder shared with the Finance group; one file in it denies bob explicitly.
     estate.mkdir(a, "data", f"{docs}/Finance")

@@ -213,6 +213,8 @@ SMB_AUTH = env.str("SMB_AUTH", default="negotiate")  # negotiate | ntlm | kerber
 SMB_REQUIRE_SIGNING = env.bool("SMB_REQUIRE_SIGNING", default=True)
 SMB_ENCRYPT = env.bool("SMB_ENCRYPT", default=False)
 SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)
+# Read listings, metadata and permissions with FILE_OPEN_FOR_BACKUP_INTENT (needs SeBackupPrivilege on the server).
+SMB_BACKUP_INTENT = env.bool("SMB_BACKUP_INTENT", default=True)
 SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
 DIFF_MAX_BYTES = env.int("DIFF_MAX_BYTES", default=2 * 1024 * 1024)  # larger files are not compared
 DIFF_MAX_LINES = env.int("DIFF_MAX_LINES", default=5000)  # lines of a diff shown

@@ -29,14 +29,20 @@ SnapshotOut = inline_serializer("Snapshot", {"id": serializers.CharField(), "at"
 EntryFields = {"name": serializers.CharField(), "path": serializers.CharField(),
                "kind": serializers.ChoiceField(["file", "folder"]), "size": serializers.IntegerField(),
                "last_write": serializers.DateTimeField(), "exists_live": serializers.BooleanField()}
+HiddenOut = inline_serializer("Hidden", {
+    "count": serializers.IntegerField(help_text="entries (or versions) left out because the portal cannot read "
+                                                "their permissions on the file server; 0 when none"),
+    "reason": serializers.CharField(help_text="why they are hidden; empty when none is")})
 EntriesOut = inline_serializer("Entries", {"root": serializers.CharField(), "path": serializers.CharField(),
                                            "at": serializers.CharField(),
-                                           "entries": inline_serializer("Entry", EntryFields, many=True)})
+                                           "entries": inline_serializer("Entry", EntryFields, many=True),
+                                           "hidden": HiddenOut})
 VersionFields = {"at": serializers.CharField(), "live": serializers.BooleanField(),
                  "snapshots": serializers.ListField(child=serializers.CharField()),
                  "size": serializers.IntegerField(), "last_write": serializers.DateTimeField()}
 VersionsOut = inline_serializer("Versions", {"root": serializers.CharField(), "path": serializers.CharField(),
-                                             "versions": inline_serializer("Version", VersionFields, many=True)})
+                                             "versions": inline_serializer("Version", VersionFields, many=True),
+                                             "hidden": HiddenOut})
 
 
 def snapshot_json(snapshot: smb.Snapshot) -> dict:
@@ -47,6 +53,10 @@ def entry_json(entry: pv.EntryView) -> dict:
     return {"name": entry.name, "path": entry.path.replace("\\", "/"), "kind": "folder" if entry.is_dir else "file",
             "size": entry.size, "last_write": entry.last_write.isoformat().replace("+00:00", "Z"),
             "exists_live": entry.exists_live}
+
+
+def hidden_json(count: int) -> dict:
+    return {"count": count, "reason": pv.UNREADABLE_REASON if count else ""}
 
 
 def version_json(version: pv.VersionView) -> dict:
@@ -123,7 +133,8 @@ class SnapshotsView(FileView):
 
 class EntriesView(FileView):
     """A folder's entries, live or as they were at a snapshot; only what the NT ACLs let the person read.
-    `exists_live: false` marks what has been deleted since."""
+    `exists_live: false` marks what has been deleted since. An entry whose permissions the portal cannot
+    read on the file server is left out, never the folder: `hidden` says how many and why."""
 
     @extend_schema(parameters=[PATH, AT], responses=EntriesOut, summary="A folder, live or at a snapshot")
     def get(self, request, root):
@@ -134,9 +145,11 @@ class EntriesView(FileView):
         except pv.NotFound as exc:
             self.denied(request, subject, root_obj, path, snapshot, exc, Action.LIST)
         if snapshot is not None:
-            self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, entries=len(entries))
+            self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, entries=len(entries),
+                   hidden=entries.hidden)
         return Response({"root": root_obj.id, "path": path.replace("\\", "/"),
-                         "at": snapshot.token if snapshot else "live", "entries": [entry_json(e) for e in entries]})
+                         "at": snapshot.token if snapshot else "live", "entries": [entry_json(e) for e in entries],
+                         "hidden": hidden_json(entries.hidden)})
 
 
 class VersionsView(FileView):
@@ -151,7 +164,8 @@ class VersionsView(FileView):
         except pv.NotFound as exc:
             self.denied(request, subject, root_obj, path, None, exc, Action.TIMELINE)
         self.audit(request, subject, Action.TIMELINE, Result.OK, root_obj, path, versions=len(rows))
-        return Response({"root": root_obj.id, "path": path.replace("\\", "/"), "versions": [version_json(v) for v in rows]})
+        return Response({"root": root_obj.id, "path": path.replace("\\", "/"), "versions": [version_json(v) for v in rows],
+                         "hidden": hidden_json(rows.hidden)})
 
 
 def content_type_of(name: str) -> str:

@@ -17,6 +17,7 @@ from ..audit import Action, Result
 from ..catalog import logic, search, sources
 from ..models.catalog import CatalogSource
 from ..permissions import MayUseFiles, audit_context, subject_of
+from .files import HiddenOut, hidden_json
 
 Q = OpenApiParameter("q", {"type": "string", "minLength": 2, "maxLength": logic.MAX_QUERY}, required=True,
                      description="part of a name (case-insensitive), or a glob over the whole name with * and ?")
@@ -38,6 +39,7 @@ SearchOut = inline_serializer("Search", {
         "versions": HitVersionOut, "url": serializers.CharField(help_text="its timeline (a folder: its listing)"),
     }, many=True),
     "truncated": serializers.BooleanField(help_text="more matched than shown: refine the search"),
+    "hidden": HiddenOut,
     "coverage": inline_serializer("SearchCoverage", {
         "root": serializers.CharField(), "catalogued": serializers.BooleanField(),
         "snapshots": serializers.IntegerField(), "pending": serializers.IntegerField(),
@@ -69,6 +71,7 @@ def results_json(results: search.Results, root_id: str | None) -> dict:
             "url": hit_url(h),
         } for h in results.hits],
         "truncated": results.truncated,
+        "hidden": hidden_json(results.hidden),
         "coverage": [{"root": c.root.id, "catalogued": c.catalogued, "snapshots": c.snapshots, "pending": c.pending,
                       "newest": c.newest.token if c.newest else None} for c in results.coverage],
     }

@@ -15,8 +15,9 @@ Security descriptors (CATALOG_ACL_CHECK):
                             so its listings do not show ACL changes).
   on-change                 SDs are read for new and changed objects only: exact where an ACL change
                             moves the object's ChangeTime (Windows NTFS), much cheaper.
-An SD the server cannot give (Samba 4.17 inside a folder deleted live) is stored as unknown and
-fails closed at search time.
+An SD the server cannot give (Samba 4.17 inside a folder deleted live, or an ACL that does not grant
+the service account READ_CONTROL where backup intent does not help) is stored as unknown: the
+object is still catalogued, fails closed at search time and is counted as hidden there.
 
 One build per source at a time: a lease on the source row, renewed as checkpoints are written.
 """
@@ -469,7 +470,7 @@ class _SnapshotBuild:
         out = {}
         for p in paths:
             data = found.get(p)
-            if data is None:
+            if not isinstance(data, bytes):  # gone meanwhile, or smb.UNREADABLE: refused to the portal
                 self.counts["unreadable_sds"] += 1
                 out[p] = None
             else:

@@ -6,8 +6,9 @@ What a person is shown (decided here, from the catalog alone, without asking the
     file's folder let them list it in that same snapshot — the results are what browsing that
     snapshot would have shown them, never more;
   - a folder likewise (its own SD must let them list it);
-  - nothing whose SD the catalog does not know (Samba 4.17 inside folders deleted live): it fails
-    closed.
+  - nothing whose SD the catalog does not know (Samba 4.17 inside folders deleted live, or an ACL
+    that refuses the portal READ_CONTROL): it fails closed, and such a match is counted in
+    ``Results.hidden`` when the person could list its folders (so the count names nothing new).
 Decisions are cached per (SD sha256, token, file/folder): descriptors repeat a lot.
 Only the page of results returned is checked live ("still there now?"), in one pipelined request.
 """
@@ -77,6 +78,7 @@ class Results:
     hits: list[Hit] = field(default_factory=list)
     truncated: bool = False
     coverage: list[Coverage] = field(default_factory=list)
+    hidden: int = 0  # matches left out: the portal cannot read their permissions
 
 
 # --- access decisions, cached ------------------------------------------------------------------------
@@ -113,7 +115,8 @@ def search(token: Token, roots: list[Root], query: Query, *, limit: int = DEFAUL
     """Every root in ``roots`` is searched (pass one root to search only that one)."""
     results = Results(query)
     for root in roots:
-        coverage, hits, truncated = _search_root(token, root, query)
+        coverage, hits, truncated, hidden = _search_root(token, root, query)
+        results.hidden += hidden
         results.coverage.append(coverage)
         results.hits.extend(hits)
         results.truncated |= truncated
@@ -132,18 +135,18 @@ class _Snap:
     snapshot: smb.Snapshot
 
 
-def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[Hit], bool]:
+def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[Hit], bool, int]:
     where = pv.location(root)
     source = sources.covering(where)
     if source is None:
-        return Coverage(root, catalogued=False), [], False
+        return Coverage(root, catalogued=False), [], False, 0
     done = [_Snap(i, smb.Snapshot.from_token(t)) for i, t in CatalogSnapshot.objects.filter(
         source=source, state=SnapshotState.DONE).order_by("index").values_list("index", "token")]
     pending = CatalogSnapshot.objects.filter(source=source).exclude(
         state__in=[SnapshotState.DONE, SnapshotState.GONE]).count()
     coverage = Coverage(root, True, len(done), pending, done[-1].snapshot if done else None)
     if not done:
-        return coverage, [], False
+        return coverage, [], False, 0
 
     entries = CatalogEntry.objects.filter(source=source).annotate(uname=Upper("name"))
     if where.path:
@@ -154,7 +157,7 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
     truncated = len(candidates) > MAX_CANDIDATES
     candidates = candidates[:MAX_CANDIDATES]
     if not candidates:
-        return coverage, [], truncated
+        return coverage, [], truncated, 0
 
     chains = {entry_id: ancestors(where.path, path) for entry_id, path, _, _ in candidates}
     folder_keys = {path_key(p) for chain in chains.values() for p in chain}
@@ -166,31 +169,37 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
     indices = [s.index for s in done]
     by_index = {s.index: s.snapshot for s in done}
 
-    def visible(entry_id: int, is_dir: bool) -> dict[int, tuple[int, datetime]]:
-        """{snapshot index: (size, last_write)} where the entry exists and its own SD allows."""
+    def visible(entry_id: int, is_dir: bool, unknown: bool = False) -> dict[int, tuple[int, datetime]]:
+        """{snapshot index: (size, last_write)} where the entry exists and its own SD allows (with
+        ``unknown``: where it exists and its SD is not known)."""
         out = {}
         for first, last, size, last_write, sd in rows.get(entry_id, ()):
-            if sd is None or not DECISIONS.allows(*sds[sd], token, is_dir):
+            if unknown != (sd is None) or (sd is not None and not DECISIONS.allows(*sds[sd], token, is_dir)):
                 continue
             for index in present(first, last, indices):
                 out[index] = (size, last_write)
         return out
 
     listable: dict[int, set[int]] = {}
-    hits = []
-    for entry_id, path, name, is_dir in candidates:
-        seen = visible(entry_id, is_dir)
+
+    def reachable(entry_id: int, seen: dict) -> dict:
+        """``seen`` narrowed to the snapshots where every folder down to the entry let the person list it."""
         for folder_path in chains[entry_id]:
             if not seen:
                 break
             folder_id = folders.get(path_key(folder_path))
             if folder_id is None:
-                seen = {}
-                break
+                return {}
             if folder_id not in listable:
                 listable[folder_id] = set(visible(folder_id, True))
             seen = {i: v for i, v in seen.items() if i in listable[folder_id]}
+        return seen
+
+    hits, hidden = [], 0
+    for entry_id, path, name, is_dir in candidates:
+        seen = reachable(entry_id, visible(entry_id, is_dir))
         if not seen:
+            hidden += bool(reachable(entry_id, visible(entry_id, is_dir, unknown=True)))
             continue
         relative = path[len(where.path) + 1:] if where.path else path
         if is_dir:
@@ -200,7 +209,7 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
             versions = [HitVersion(v.size, v.last_write, tuple(by_index[i] for i in v.indices))
                         for v in group_versions((i, s, lw) for i, (s, lw) in seen.items())]
         hits.append(Hit(root, relative, name, is_dir, versions))
-    return coverage, hits, truncated
+    return coverage, hits, truncated, hidden
 
 
 def _rows(entry_ids: list[int]) -> dict[int, list[tuple]]:
@@ -226,4 +235,4 @@ def _check_live(token: Token, hits: list[Hit]) -> None:
             continue
         for hit, p in items:
             data = found.get(p)
-            hit.exists_live = data is not None and pv.may_read(data, token, hit.is_dir)
+            hit.exists_live = data is not None and pv.may_read(data, token, hit.is_dir)  # UNREADABLE: False

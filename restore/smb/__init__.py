@@ -9,10 +9,10 @@ Everything else uses these names::
 """
 
 from .client import Client, client_for, service_credentials, settings_options
-from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, SmbError, Unreachable
+from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, ReparsePoint, SmbError, Unreachable
 from .handles import MAX_CHUNK, ReadHandle, WriteHandle
 from .pool import reset_pool
-from .types import Credentials, Entry, Snapshot
+from .types import UNREADABLE, Credentials, Entry, Snapshot, Unreadable
 
 __all__ = [
     "AccessDenied",
@@ -23,10 +23,13 @@ __all__ = [
     "Entry",
     "MAX_CHUNK",
     "NotFound",
+    "ReparsePoint",
     "ReadHandle",
     "SmbError",
     "Snapshot",
+    "UNREADABLE",
     "Unreachable",
+    "Unreadable",
     "WriteHandle",
     "client_for",
     "reset_pool",

@@ -108,7 +108,7 @@ class ChangesMixin:
         def run(src_ex: wire.Exchange) -> int:
             dst_ex = src_ex if dst_share.lower() == src_share.lower() else self._exchange(dst_share)
             source = wire.create(src_path, access=wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
-                                 at=src_at, options=wire.NON_DIRECTORY)
+                                 at=src_at, options=self.read_options(wire.NON_DIRECTORY))
             opened, key = src_ex.call(source, wire.ioctl(CtlCode.FSCTL_SRV_REQUEST_RESUME_KEY, max_output=32))
             opened.check(src_path, "open copy source")
             src_id = opened.file_id()

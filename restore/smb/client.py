@@ -21,7 +21,7 @@ from . import errors, wire
 from .changes import ChangesMixin
 from .handles import MAX_CHUNK, ReadHandle
 from .pool import Options, Pool, get_pool
-from .types import Credentials, Entry, Snapshot, from_filetime
+from .types import UNREADABLE, Credentials, Entry, Snapshot, from_filetime
 from .wire import name_of
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def settings_options() -> Options:
         require_signing=getattr(settings, "SMB_REQUIRE_SIGNING", True),
         encrypt=getattr(settings, "SMB_ENCRYPT", False),
         timeout=getattr(settings, "SMB_TIMEOUT", 30),
+        backup_intent=getattr(settings, "SMB_BACKUP_INTENT", True),
     )
 
 
@@ -72,6 +73,13 @@ class Client(ChangesMixin):
         return self._pool or get_pool()
 
     # --- plumbing ---------------------------------------------------------------------------------
+
+    def read_options(self, options: int = 0) -> int:
+        """Create options of a read-only open (listing, metadata, descriptor, content): with backup
+        intent when SMB_BACKUP_INTENT is on, so a server where the service account holds
+        SeBackupPrivilege lets it read every object whatever its ACL (the portal still decides,
+        from that ACL, what the person may see). Without the privilege the server ignores it."""
+        return options | (wire.BACKUP_INTENT if self.options.backup_intent else 0)
 
     def _exchange(self, share: str) -> wire.Exchange:
         tree = self.pool.tree(self.server, share, self.credentials, self.options)
@@ -106,8 +114,11 @@ class Client(ChangesMixin):
         raise AssertionError("unreachable")
 
     def _single(self, share: str, path: str, at: datetime | None, access: int, action: str,
-                *middle, options: int = 0) -> list[wire.Reply]:
-        """One related compound CREATE + ``middle`` + CLOSE; raises on a failed CREATE/middle."""
+                *middle, options: int = 0, backup: bool = True) -> list[wire.Reply]:
+        """One related compound CREATE + ``middle`` + CLOSE; raises on a failed CREATE/middle.
+        A read (``backup``) is opened with backup intent when it is configured."""
+        options = self.read_options(options) if backup else options
+
         def run(ex: wire.Exchange):
             replies = ex.call(wire.create(path, access=access, at=at, options=options), *middle, wire.close())
             for reply in replies[:-1]:
@@ -148,10 +159,12 @@ class Client(ChangesMixin):
         return replies[0].entry(name_of(path))
 
     def stat_at_many(self, share: str, path: str, ats: Iterable[datetime | None]) -> dict:
-        """{at: Entry or None when the object does not exist then}, all snapshots in one pipeline."""
+        """{at: Entry, None when the object does not exist then, or UNREADABLE when the server refuses
+        this identity even its attributes}, all snapshots in one pipeline."""
         ats = list(dict.fromkeys(ats))
-        replies = self._many(share, ats, lambda at: [wire.create(path, access=STAT_ACCESS, at=at), wire.close()],
-                             "stat")
+        options = self.read_options()
+        replies = self._many(share, ats, lambda at: [wire.create(path, access=STAT_ACCESS, at=at, options=options),
+                                                     wire.close()], "stat")
         return {at: self._or_none(r[0], path, "stat", lambda reply: reply.entry(name_of(path)))
                 for at, r in zip(ats, replies)}
 
@@ -171,9 +184,10 @@ class Client(ChangesMixin):
         def run(ex: wire.Exchange) -> list[list[Entry] | Exception]:
             out_size = min(LIST_BUFFER, ex.connection.max_transact_size)
             out: list[list[Entry] | Exception] = []
-            for path, replies in zip(paths, ex.stream([_list_compound(p, at, out_size) for p in paths])):
+            options = self.read_options(wire.DIRECTORY)
+            for path, replies in zip(paths, ex.stream([_list_compound(p, at, out_size, options) for p in paths])):
                 try:
-                    out.append(_listed(ex, path, at, out_size, replies))
+                    out.append(_listed(ex, path, at, out_size, replies, options))
                 except errors.ConnectionLost:  # the whole call is retried on a new connection
                     raise
                 except errors.SmbError as exc:
@@ -193,42 +207,46 @@ class Client(ChangesMixin):
     # --- security descriptors -----------------------------------------------------------------------
 
     def security_descriptor(self, share: str, path: str, at: datetime | None = None) -> bytes:
-        """The raw self-relative security descriptor (owner, group and DACL)."""
+        """The raw self-relative security descriptor (owner, group and DACL); AccessDenied when the
+        server will not give it to this identity."""
         replies = self._single(share, path, at, SD_ACCESS, "read permissions", wire.security_query(OWNER_GROUP_DACL))
         return replies[1].buffer()
 
     def security_descriptors_many(self, share: str, paths: list[str], at: datetime | None = None) -> dict:
-        """{path: SD bytes or None when it does not exist}, all objects in one pipeline."""
+        """{path: SD bytes, None when it does not exist, or UNREADABLE when the server refuses this
+        identity its descriptor}, all objects in one pipeline: one private file never fails the rest."""
         paths = list(dict.fromkeys(paths))
         replies = self._many(share, paths, lambda p: self._sd_compound(p, at), "read permissions")
-        return {p: self._or_none(r[1], p, "read permissions", wire.Reply.buffer, r[0]) for p, r in zip(paths, replies)}
+        return {p: _descriptor(r, p) for p, r in zip(paths, replies)}
 
     def security_descriptor_at_many(self, share: str, path: str, ats: Iterable[datetime | None]) -> dict:
-        """{at: SD bytes or None when the object does not exist then}, all snapshots in one pipeline."""
+        """{at: SD bytes, None when the object does not exist then, or UNREADABLE}, all snapshots in
+        one pipeline."""
         ats = list(dict.fromkeys(ats))
         replies = self._many(share, ats, lambda at: self._sd_compound(path, at), "read permissions")
-        return {at: self._or_none(r[1], path, "read permissions", wire.Reply.buffer, r[0])
-                for at, r in zip(ats, replies)}
+        return {at: _descriptor(r, path) for at, r in zip(ats, replies)}
 
     def set_security_descriptor(self, share: str, path: str, sd: bytes, info: int = DACL) -> None:
         """Write parts of a live object's SD (``info``: 0x1 owner, 0x2 group, 0x4 DACL, 0x8 SACL)."""
         access = (wire.WRITE_DAC if info & 0x4 else 0) | (wire.WRITE_OWNER if info & 0x3 else 0)
         access |= 0x01000000 if info & 0x8 else 0  # ACCESS_SYSTEM_SECURITY
-        self._single(share, path, None, access | wire.FILE_READ_ATTRIBUTES, "set permissions",
-                     wire.set_info(InfoType.SMB2_0_INFO_SECURITY, 0, sd, additional=info))
+        self._change(share, path, access | wire.FILE_READ_ATTRIBUTES,
+                     wire.set_info(InfoType.SMB2_0_INFO_SECURITY, 0, sd, additional=info), "set permissions")
 
-    @staticmethod
-    def _sd_compound(path: str, at: datetime | None) -> list:
-        return [wire.create(path, access=SD_ACCESS, at=at), wire.security_query(OWNER_GROUP_DACL), wire.close()]
+    def _sd_compound(self, path: str, at: datetime | None) -> list:
+        return [wire.create(path, access=SD_ACCESS, at=at, options=self.read_options()),
+                wire.security_query(OWNER_GROUP_DACL), wire.close()]
 
     @staticmethod
     def _or_none(reply: wire.Reply, path: str, action: str, parse, opened: wire.Reply | None = None):
-        """A missing object is None; any other failure is raised."""
+        """A missing object is None; one the server refuses is UNREADABLE; any other failure is raised."""
         for r in (opened, reply):
             if r is not None and not r.ok:
                 err = errors.from_status(r.status, path, action)
                 if isinstance(err, errors.NotFound):
                     return None
+                if isinstance(err, errors.AccessDenied):
+                    return UNREADABLE
                 raise err
         return parse(reply)
 
@@ -239,7 +257,7 @@ class Client(ChangesMixin):
         access = wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE
 
         def run(ex: wire.Exchange) -> ReadHandle:
-            (opened,) = ex.call(wire.create(path, access=access, at=at, options=wire.NON_DIRECTORY))
+            (opened,) = ex.call(wire.create(path, access=access, at=at, options=self.read_options(wire.NON_DIRECTORY)))
             opened.check(path, "open")
             return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)), share, path)
 
@@ -250,8 +268,8 @@ class Client(ChangesMixin):
         """Open an existing object with exactly ``access`` (a file, or a folder when ``directory``),
         then close it: the file server's own access decision for this identity. Raises AccessDenied
         when the server refuses, NotFound when it does not exist."""
-        self._single(share, path, at, access, "open",
-                     options=wire.DIRECTORY if directory else wire.NON_DIRECTORY)
+        self._single(share, path, at, access, "open", options=wire.DIRECTORY if directory else wire.NON_DIRECTORY,
+                     backup=False)  # the identity's own rights, never a privilege's
 
     def sha256(self, share: str, path: str, at: datetime | None = None) -> str:
         digest = hashlib.sha256()
@@ -265,13 +283,30 @@ LIST_ACCESS = wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE
 LIST_INFO = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
 
 
-def _list_compound(path: str, at: datetime | None, out_size: int) -> list:
-    return [wire.create(path, access=LIST_ACCESS, at=at, options=wire.DIRECTORY),
+def _descriptor(replies: list[wire.Reply], path: str):
+    """SD bytes from a CREATE + QUERY_INFO(security) + CLOSE compound; None when the object does not
+    exist; UNREADABLE when the server refuses the descriptor; any other failure is raised."""
+    for reply in replies[:2]:
+        if not reply.ok:
+            err = errors.from_status(reply.status, path, "read permissions")
+            if isinstance(err, errors.NotFound):
+                return None
+            if isinstance(err, errors.AccessDenied):
+                log.info("the file server refuses the permissions of %s to the service account: hidden (%s)",
+                         path, err.status_name)
+                return UNREADABLE
+            raise err
+    return replies[1].buffer()
+
+
+def _list_compound(path: str, at: datetime | None, out_size: int, options: int) -> list:
+    return [wire.create(path, access=LIST_ACCESS, at=at, options=options),
             wire.query_directory(LIST_INFO, restart=True, max_output=out_size),
             wire.query_directory(LIST_INFO, max_output=out_size), wire.close()]
 
 
-def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, replies: list) -> list[Entry]:
+def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, replies: list,
+            options: int) -> list[Entry]:
     """A folder's entries from its listing compound; a folder too large for it is listed again with
     one QUERY_DIRECTORY per round trip until the server says "no more files"."""
     opened, first, second, closed = replies
@@ -282,7 +317,7 @@ def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, re
     if first.status == _NO_MORE_FILES or second.status == _NO_MORE_FILES:
         return entries
     second.check(path, "list folder")
-    (opened, first) = ex.call(wire.create(path, access=LIST_ACCESS, at=at, options=wire.DIRECTORY),
+    (opened, first) = ex.call(wire.create(path, access=LIST_ACCESS, at=at, options=options),
                               wire.query_directory(LIST_INFO, restart=True, max_output=out_size))
     opened.check(path, "list folder")
     file_id = opened.file_id()

@@ -38,6 +38,11 @@ class AccessDenied(SmbError):
     """The server refused the operation for this identity (or the object is read-only, e.g. a snapshot)."""
 
 
+class ReparsePoint(AccessDenied):
+    """A live path to be written is (or passes through) a link: a junction, symbolic link, mount point
+    or DFS link. Restores never write through one (the link could lead into someone else's folder)."""
+
+
 class AlreadyExists(SmbError):
     """The name is taken (create without overwrite, rename without replace, mkdir of an existing folder)."""
 

@@ -41,6 +41,7 @@ class Options:
     require_signing: bool = True
     encrypt: bool = False
     timeout: float = 30
+    backup_intent: bool = False  # read with FILE_OPEN_FOR_BACKUP_INTENT (see client.settings_options)
 
 
 def alive(connection: Connection) -> bool:

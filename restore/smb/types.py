@@ -122,3 +122,20 @@ class Credentials:
         The password takes part as a digest only, so a changed password gets a new session."""
         digest = hashlib.sha256(self.password.encode()).hexdigest()
         return (self.principal.lower(), self.auth, digest)
+
+
+class Unreadable:
+    """What ``security_descriptors_many`` (and ``..._at_many``) give for an object whose security
+    descriptor the file server refused to the service account (no READ_CONTROL there, and backup
+    intent did not help): it exists, but nobody can say who may see it, so callers hide it and say so."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "smb.UNREADABLE"
+
+    def __bool__(self) -> bool:  # never mistaken for a descriptor's bytes
+        return False
+
+
+UNREADABLE = Unreadable()

@@ -54,7 +54,7 @@ def browse(request, subject, root, path):
     entries = pv.list_entries(subject.token, root, path, snapshot)
     if snapshot is not None:
         audit.record(audit_context(request, subject), Action.LIST, Result.OK, root=root.id,
-                     path=path, snapshot=snapshot.token, details={"entries": len(entries)})
+                     path=path, snapshot=snapshot.token, details={"entries": len(entries), "hidden": entries.hidden})
     at = [s.token for s in snapshots].index(snapshot.token) if snapshot else -1  # newest first
     return render(request, "restore/browse.html", {
         "root": root, "path": path, "url_path": path.replace("\\", "/"), "crumbs": _breadcrumbs(path),
