@@ -3,6 +3,13 @@
 Nothing here ever writes into a snapshot: snapshot objects are only opened read-only (``wire.create``
 refuses write access together with ``at``). None of these is retried after its request may have
 reached the server (a retried create or rename could answer "already exists" for our own work).
+
+Nothing here writes through a link. Every folder on the way to what is changed is checked first
+(``_refuse_links``), and the object itself is opened with FILE_OPEN_REPARSE_POINT (the link, never
+its target) and refused when the server says it is a reparse point: ReparsePoint, nothing written.
+A folder is a link when the server reports FILE_ATTRIBUTE_REPARSE_POINT (Windows junctions and
+symbolic links, mount points, DFS links) or when its ".." is not the folder above it (Samba follows
+symbolic links inside a share without saying so; ".." is where the link really leads).
 """
 
 from __future__ import annotations
@@ -19,12 +26,16 @@ from smbprotocol.open import CreateDisposition, ShareAccess
 from . import errors, wire
 from .handles import WriteHandle
 from .types import Entry, basic_information
+from .wire import OPEN_REPARSE_POINT
 
 log = logging.getLogger(__name__)
 
 COPY_CHUNK = 1024 * 1024  # Samba's (and Windows') limits: 1 MiB per chunk, 16 MiB per request
 COPY_CHUNKS_PER_REQUEST = 16
 _INVALID_PARAMETER = 0xC000000D
+_NO_MORE_FILES = 0x80000006
+_ID_ENTRY = struct.Struct("<IIqqqqqqIIIIq")  # FileIdFullDirectoryInformation up to FileName: FileId last
+FILE_INTERNAL_INFORMATION = 6
 WRITE_ACCESS = (wire.FILE_READ_DATA | wire.FILE_WRITE_DATA | wire.FILE_APPEND_DATA | wire.FILE_READ_ATTRIBUTES
                 | wire.FILE_WRITE_ATTRIBUTES | wire.FILE_WRITE_EA | wire.DELETE | wire.READ_CONTROL | wire.SYNCHRONIZE)
 WRITE_SHARING = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE  # nobody else writes meanwhile
@@ -38,10 +49,11 @@ class ChangesMixin:
         disposition = CreateDisposition.FILE_OVERWRITE_IF if overwrite else CreateDisposition.FILE_CREATE
 
         def run(ex: wire.Exchange) -> WriteHandle:
+            _refuse_links(ex, path, "create file")
             (opened,) = ex.call(wire.create(path, access=WRITE_ACCESS, disposition=disposition,
-                                            options=wire.NON_DIRECTORY, share=WRITE_SHARING,
+                                            options=wire.NON_DIRECTORY | OPEN_REPARSE_POINT, share=WRITE_SHARING,
                                             attributes=wire.FILE_ATTRIBUTE_NORMAL))
-            opened.check(path, "create file")
+            _not_a_link(ex, opened.check(path, "create file"), path, "create file")
             return WriteHandle(ex, opened.file_id(), opened.entry(wire.name_of(path)), share, path)
 
         return self._run(share, run, path=path, action="create file", idempotent=overwrite)
@@ -49,8 +61,10 @@ class ChangesMixin:
     def mkdir(self, share: str, path: str) -> Entry:
         """Create a folder; AlreadyExists when the name is taken."""
         def run(ex: wire.Exchange) -> Entry:
+            _refuse_links(ex, path, "create folder")
             opened, _ = ex.call(wire.create(path, access=wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
-                                            disposition=CreateDisposition.FILE_CREATE, options=wire.DIRECTORY,
+                                            disposition=CreateDisposition.FILE_CREATE,
+                                            options=wire.DIRECTORY | OPEN_REPARSE_POINT,
                                             attributes=wire.FILE_ATTRIBUTE_DIRECTORY), wire.close())
             return opened.check(path, "create folder").entry(wire.name_of(path))
 
@@ -74,14 +88,15 @@ class ChangesMixin:
         """Delete a file, a stream or an empty folder."""
         disposition = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_DISPOSITION_INFORMATION,
                                     b"\x01")
-        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES, disposition, "delete")
+        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES, disposition, "delete", link_ok=True)
 
     def rename(self, share: str, path: str, new_path: str, replace: bool = False) -> None:
         """Rename/move within the share (``new_path`` is relative to the share root too)."""
         name = new_path.encode("utf-16-le")
         info = struct.pack("<B7xQI", 1 if replace else 0, 0, len(name)) + name  # FileRenameInformation (SMB2)
         rename = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_RENAME_INFORMATION, info)
-        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE, rename, "rename")
+        self._change(share, path, wire.DELETE | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE, rename, "rename",
+                     also=new_path)
 
     def set_times(self, share: str, path: str, *, created: datetime | None = None,
                   last_write: datetime | None = None, last_access: datetime | None = None,
@@ -91,10 +106,22 @@ class ChangesMixin:
         request = wire.set_info(InfoType.SMB2_0_INFO_FILE, FileInformationClass.FILE_BASIC_INFORMATION, basic)
         self._change(share, path, wire.FILE_WRITE_ATTRIBUTES | wire.FILE_READ_ATTRIBUTES, request, "set times")
 
-    def _change(self, share: str, path: str, access: int, request, action: str) -> None:
+    def _change(self, share: str, path: str, access: int, request, action: str, *, link_ok: bool = False,
+                also: str | None = None) -> None:
+        """Open the live object itself (never what a link points at), refuse a link unless
+        ``link_ok`` (a delete removes the link, not its target), then apply ``request`` to it.
+        The folders above ``path`` (and above ``also``, a rename's new name) must not be links."""
         def run(ex: wire.Exchange) -> None:
-            opened, changed, _ = ex.call(wire.create(path, access=access), request, wire.close())
+            _refuse_links(ex, path, action)
+            if also is not None:
+                _refuse_links(ex, also, action)
+            (opened,) = ex.call(wire.create(path, access=access, options=OPEN_REPARSE_POINT))
             opened.check(path, action)
+            if not link_ok:
+                _not_a_link(ex, opened, path, action)
+            file_id = opened.file_id()
+            request["file_id"] = file_id
+            changed, _ = ex.call(request, wire.close(file_id))
             changed.check(path, action)
 
         self._run(share, run, path=path, action=action, idempotent=False)
@@ -115,11 +142,13 @@ class ChangesMixin:
             try:
                 resume_key = key.check(src_path, "request resume key").buffer()[:24]
                 size = opened.entry("").size
+                _refuse_links(dst_ex, dst_path, "create copy destination")
                 (created,) = dst_ex.call(wire.create(dst_path, access=WRITE_ACCESS,
                                                      disposition=CreateDisposition.FILE_CREATE,
-                                                     options=wire.NON_DIRECTORY, share=WRITE_SHARING,
-                                                     attributes=wire.FILE_ATTRIBUTE_NORMAL))
-                created.check(dst_path, "create copy destination")
+                                                     options=wire.NON_DIRECTORY | OPEN_REPARSE_POINT,
+                                                     share=WRITE_SHARING, attributes=wire.FILE_ATTRIBUTE_NORMAL))
+                _not_a_link(dst_ex, created.check(dst_path, "create copy destination"), dst_path,
+                            "create copy destination")
                 target = WriteHandle(dst_ex, created.file_id(), created.entry(""), dst_share, dst_path)
                 try:
                     copied = _copy_chunks(dst_ex, target, resume_key, size, progress)
@@ -201,3 +230,66 @@ def _discard_quietly(handle: WriteHandle) -> None:
         handle.discard()
     except Exception:
         log.warning("could not delete the partial copy %s", handle.path, exc_info=True)
+
+
+# --- links -------------------------------------------------------------------------------------------
+
+
+def _not_a_link(ex: wire.Exchange, opened: wire.Reply, path: str, action: str) -> None:
+    """The object a CREATE opened (with FILE_OPEN_REPARSE_POINT) must not be a reparse point: else
+    it is closed, unchanged, and ReparsePoint raised."""
+    if opened.entry("").attributes & wire.FILE_ATTRIBUTE_REPARSE_POINT:
+        ex.close_quietly(opened.file_id())
+        raise errors.ReparsePoint(f"{action}: it is a link (reparse point); restores never write through links",
+                                  path=path)
+
+
+def _refuse_links(ex: wire.Exchange, path: str, action: str) -> None:
+    """ReparsePoint when a folder on the way to ``path`` (below the share root) is a link.
+
+    One pipelined round trip: each folder is opened itself (FILE_OPEN_REPARSE_POINT) for its
+    attributes, its FileId and the FileId of its "..". A folder reported as a reparse point is a
+    link; so is one whose ".." is not the folder above it (Samba follows a symbolic link inside the
+    share silently, but ".." is the parent of where it leads). A folder that does not exist ends the
+    check (it is created later, and checked then); one the server will not list is judged by its
+    attributes alone."""
+    parts = [p for p in path.split("\\") if p][:-1]
+    if not parts:
+        return
+    folders = [""] + ["\\".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+    compounds = [[wire.create(folder, access=wire.FILE_READ_ATTRIBUTES | wire.FILE_READ_DATA | wire.SYNCHRONIZE,
+                              options=wire.DIRECTORY | OPEN_REPARSE_POINT),
+                  wire.query_info(InfoType.SMB2_0_INFO_FILE, FILE_INTERNAL_INFORMATION, max_output=8),
+                  wire.query_directory(FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION, pattern="..",
+                                       restart=True, max_output=1024),
+                  wire.close()] for folder in folders]
+    above = None  # the FileId of the folder above
+    for folder, (opened, internal, dotdot, closed) in zip(folders, ex.pipeline(compounds)):
+        if not closed.ok and opened.ok:
+            ex.close_quietly(opened.file_id())
+        if not opened.ok:
+            err = errors.from_status(opened.status, folder, action)
+            if isinstance(err, (errors.NotFound, errors.AccessDenied)) or err.status_name == "STATUS_NOT_A_DIRECTORY":
+                return  # missing (created later, checked then) or the write itself will be refused
+            raise err
+        if folder and opened.entry("").attributes & wire.FILE_ATTRIBUTE_REPARSE_POINT:
+            raise errors.ReparsePoint(f"{action}: the folder '{folder}' on the way is a link (reparse point); "
+                                      "restores never write through links", path=path)
+        own = struct.unpack("<q", internal.buffer()[:8])[0] if internal.ok else None
+        parent = _dotdot_id(dotdot)
+        if folder and own and parent and above and parent not in (own, above):
+            raise errors.ReparsePoint(f"{action}: the folder '{folder}' on the way is a link to another folder; "
+                                      "restores never write through links", path=path)
+        above = own
+
+
+def _dotdot_id(reply: wire.Reply) -> int | None:
+    """The FileId the server gives the ".." entry of a folder listing; None when it gives none."""
+    if not reply.ok or reply.status == _NO_MORE_FILES:
+        return None
+    buffer = reply.buffer()
+    if len(buffer) < _ID_ENTRY.size:
+        return None
+    fields = _ID_ENTRY.unpack_from(buffer, 0)
+    name = buffer[_ID_ENTRY.size:_ID_ENTRY.size + fields[9]].decode("utf-16-le", "replace")
+    return fields[12] if name == ".." else None
