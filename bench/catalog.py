@@ -49,15 +49,25 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from restore import identity, smb  # noqa: E402
-from restore.catalog import build, logic, search, sources  # noqa: E402
+from restore import smb  # noqa: E402
+from restore.accounts import identity
+from restore.catalog import (
+    build,
+    logic,
+    search,  # noqa: E402
+    sources,
+)
+from restore.catalog import rows as rows_
+from restore.catalog import walk as walk_
+from restore.models import catalog
 from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogVersion, SnapshotState  # noqa: E402
-from restore.paths import Unc  # noqa: E402
+from restore.versions import roots
+from restore.versions.paths import Unc  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TESTENV = REPO / "scripts" / "testenv"
 MANIFEST = REPO / ".testenv" / "bulk.json"
-ROOT = identity.Root(id="bulk", kind="data", unc="\\\\127.0.0.1\\bench\\bulk")
+ROOT = roots.Root(id="bulk", kind="data", unc="\\\\127.0.0.1\\bench\\bulk")
 BRUTE_QUERIES = ["backlog Apollo", "IMG_40??.jpg", "salary"]  # few results each: compared in full
 QUERIES = ["invoice", "*.pptx", "places.sqlite", "Kestrel", "IMG_4*.jpg", "roadmap", "Q3-?.pdf", "salary",
            "prefs.js", "handover", "*.msi", "Signatures", "backlog Apollo", "timesheet", "workspace.json",
@@ -89,7 +99,7 @@ def timed(fn, *args, **kwargs):
 def walk(client: smb.Client, share: str, base: str, at, visit) -> int:
     """Every folder of the tree at ``at``, listed 4 at a time ahead of the walk (as the catalog does)."""
     folders = 0
-    with ThreadPoolExecutor(build.LIST_THREADS) as pool:
+    with ThreadPoolExecutor(walk_.LIST_THREADS) as pool:
         queue = [(base, pool.submit(client.list_dir, share, base, at))]
         while queue:
             path, future = queue.pop()
@@ -183,7 +193,7 @@ def brute_search(token, query: logic.Query, snapshots, walk_seconds: dict | None
 
 
 def _sha(data: bytes) -> str:
-    return build.sd_hash(data)
+    return rows_.sd_hash(data)
 
 
 def catalog_answer(results: search.Results) -> dict:
@@ -237,7 +247,7 @@ def main() -> None:
                  str(args.change_rate), "--pending", "3")
             log(t0, "generated")
         build.reset(source)
-        settings.CATALOG_ACL_CHECK = build.ACL_ON_CHANGE
+        settings.CATALOG_ACL_CHECK = catalog.ACL_ON_CHANGE
         log(t0, "building the catalog (on-change) ...")
         t_build, outcome = timed(build.build_source, source.id)
         assert not outcome.error, outcome
@@ -275,7 +285,7 @@ def main() -> None:
         log(t0, f"{label}: {t_inc:.1f} s, walk {t_peer:.1f} s")
         return new
 
-    snapshots.append(one_more(build.ACL_ON_CHANGE, "+1 snapshot, on-change"))
+    snapshots.append(one_more(catalog.ACL_ON_CHANGE, "+1 snapshot, on-change"))
 
     # Search every snapshot: the catalog, then the brute force (whose walk of every snapshot, timed
     # snapshot by snapshot, is also the build's peer), answers compared.
@@ -305,8 +315,8 @@ def main() -> None:
     log(t0, f"walk of the {len(built)} snapshots the build catalogued (within the brute-force search): {t_walk:.1f} s")
 
     if args.every_snapshot:
-        one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot (switch)")
-        one_more(build.ACL_EVERY, "+1 snapshot, every-snapshot")
+        one_more(catalog.ACL_EVERY, "+1 snapshot, every-snapshot (switch)")
+        one_more(catalog.ACL_EVERY, "+1 snapshot, every-snapshot")
 
     print()
     print(f"scale: {args.files} files generated, {len(built)} snapshots built (+1 to 3 during the run), "

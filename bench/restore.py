@@ -32,7 +32,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vdiprotect.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
 django.setup()
 
-from restore import copying, smb  # noqa: E402
+from restore import smb  # noqa: E402
+from restore.restores import runner as copying
 
 REPO = Path(__file__).resolve().parent.parent
 SHARE = "scratch"

@@ -31,16 +31,17 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vdiprotect.settings")
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 
-from restore import identity, previous_versions as pv, smb  # noqa: E402
 from bench.slowlink import SlowLink  # noqa: E402
-from django.conf import settings  # noqa: E402
-from restore.access import FILE_ALL_ACCESS  # noqa: E402
-from restore.security import (  # noqa: E402
-    ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE, Ace, SecurityDescriptor,
-    build_security_descriptor, parse_security_descriptor,
-)
+from restore import smb  # noqa: E402
+from restore.accounts import identity
+from restore.nt.access import FILE_ALL_ACCESS  # noqa: E402
+from restore.nt.constants import ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
+from restore.versions import browse as pv
+from restore.versions import roots
 
 REPO = Path(__file__).resolve().parent.parent
 FILE = "alice\\timeline.txt"
@@ -109,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
 
     view = identity.look_up("alice")
-    root = identity.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\bench\\alice")
+    root = roots.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\bench\\alice")
     print(f"{'snapshots':>9} {'rtt':>5} {'cache':>5} {'ours (ms)':>10} {'sequential (ms)':>16} {'speed-up':>9}  rows")
     for n in args.snapshots:
         prepare(n, view.person.sid)

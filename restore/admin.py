@@ -1,14 +1,16 @@
 """Admin: the audit trail and identities are read-only here (append-only by design)."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import audit
-from .audit import Action, Result
-from .models import ActingFor, AuditEvent, Identity, RelatedRule
-from .catalog import admin as catalog_admin  # noqa: F401  (registers the snapshot catalog's admin)
+from restore.audit import trail as audit
+from restore.audit.trail import Action, Result
+from restore.catalog import admin as catalog_admin  # noqa: F401  (registers the snapshot catalog's admin)
+from restore.models import ActingFor, AuditEvent, Identity, RelatedRule
+from restore.related import rules as related_rules
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,9 +65,30 @@ def audit_admin_change(sender, instance: LogEntry, created: bool, **kwargs):
     })
 
 
+class RelatedRuleForm(forms.ModelForm):
+    """Checks a rule with the parser of rule files before it is saved, so a bad glob or placeholder is
+    refused with the parser's own message instead of breaking restores later."""
+
+    class Meta:
+        model = RelatedRule
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        row = RelatedRule(**{f.name: data.get(f.name, f.get_default()) for f in RelatedRule._meta.concrete_fields
+                             if f.name not in ("id", "updated_at")})
+        try:
+            related_rules.parse_rule(row.as_rule_data(), "admin")
+        except related_rules.RuleError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
 @admin.register(RelatedRule)
 class RelatedRuleAdmin(admin.ModelAdmin):
     """Related-file rules on top of the built-ins (docs/related-files.md); validated on save."""
+
+    form = RelatedRuleForm
 
     list_display = ("name", "enabled", "application", "roots", "updated_at")
     list_filter = ("enabled",)

@@ -6,6 +6,6 @@ class RestoreConfig(AppConfig):
     verbose_name = "vdiprotect"
 
     def ready(self):
-        from . import signals  # noqa: F401  (audit records for sign-in events)
-        from . import helpdesk  # noqa: F401  (signing out ends acting-for)
-        from .api import authentication  # noqa: F401  (OpenAPI security scheme)
+        from restore.api import authentication  # noqa: F401  (OpenAPI security scheme)
+        from restore.audit import signals  # noqa: F401  (audit records for sign-in events)
+        from restore.helpdesk import acting  # noqa: F401  (signing out ends acting-for)

@@ -347,9 +347,14 @@ def templates(alice_sid: str) -> dict[str, bytes]:
     sys.path.insert(0, str(REPO))
     django.setup()
     from restore import smb
-    from restore.access import FILE_ALL_ACCESS
-    from restore.security import (ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE, SE_DACL_PROTECTED, Ace,
-                                  SecurityDescriptor, build_security_descriptor, parse_security_descriptor)
+    from restore.nt.access import FILE_ALL_ACCESS
+    from restore.nt.constants import (
+        ACCESS_ALLOWED_ACE_TYPE,
+        CONTAINER_INHERIT_ACE,
+        OBJECT_INHERIT_ACE,
+        SE_DACL_PROTECTED,
+    )
+    from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
 
     client = smb.client_for(ENV["TESTENV_HOST"])
     inherit = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE

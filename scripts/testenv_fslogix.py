@@ -42,8 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from restore.security import Ace, SecurityDescriptor, build_security_descriptor  # noqa: E402
 from testenv_vhdx import MIB, assemble, make_differencing, run, to_vhdx  # noqa: E402
+
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor  # noqa: E402
 
 FULL = 0x1F01FF
 OICI, INHERITED, PROTECTED, AUTO_INHERITED = 0x03, 0x10, 0x1000, 0x0400

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 import smbclient
-
 import testenv_files
 from testenv_fslogix import GENERATIONS, folder_name
 

@@ -1,11 +1,11 @@
-"""The differential harness: our access decisions (restore.access) against what Samba does.
+"""The differential harness: our access decisions (restore.nt.access) against what Samba does.
 
 A *lab* is a scratch folder on the test domain's ``data`` share. Each case's security descriptor
 (owner + DACL) is set, as Administrator, on a file and on a folder in the lab; the descriptor is
 read back from the server (what the portal would see) and then every standing character opens
 both objects over SMB with their own credentials, once per right. Samba's answer (opened or
 STATUS_ACCESS_DENIED) is compared with our decision for that character's token as the portal
-computes it (``restore.identity.look_up``).
+computes it (``restore.accounts.identity.look_up``).
 
 Each comparison has a relation:
 
@@ -25,18 +25,16 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from restore import access, smb
-from restore.security import (
+from restore import smb
+from restore.nt import access
+from restore.nt.constants import (
     ACCESS_DENIED_CALLBACK_ACE_TYPE,
     ACCESS_DENIED_CALLBACK_OBJECT_ACE_TYPE,
     INHERIT_ONLY_ACE,
     SE_DACL_PRESENT,
     SE_SELF_RELATIVE,
-    Ace,
-    SecurityDescriptor,
-    build_security_descriptor,
-    parse_security_descriptor,
 )
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
 
 SHARE = "data"
 SERVER = "127.0.0.1"
@@ -99,8 +97,8 @@ GROUP_NAMES = ("Finance", "Restore Helpdesk", "Portal Helpdesk", "Restore Audito
 
 def resolve_sids(base_dn: str) -> tuple[Sids, dict[str, access.Token]]:
     """The characters' SIDs and tokens exactly as the portal computes them, and the groups' SIDs."""
-    from restore import identity
-    from restore.directory import Directory
+    from restore.accounts import identity
+    from restore.directory.ldap import Directory
 
     views = {name: identity.look_up(name) for name in CHARACTERS}
     missing = [name for name, view in views.items() if view is None]
@@ -191,7 +189,7 @@ def relation(sd: SecurityDescriptor) -> tuple[str, str]:
     """(relation, why) for every comparison on ``sd``: ``==`` unless a documented class applies.
 
     Both classes are places where the file server's answer depends on more than the descriptor
-    and AD, and our check deliberately errs towards "not allowed" (see restore/access.py), so we
+    and AD, and our check deliberately errs towards "not allowed" (see restore/nt/access.py), so we
     may refuse what Samba allows, never the reverse:
 
     * an ACE (or the owner) for a SID in ``access.DENY_ONLY_SIDS``: whether the server's token

@@ -62,10 +62,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "restore.middleware.RequestIdMiddleware",
-    "restore.middleware.ContentSecurityPolicyMiddleware",
-    "restore.middleware.UtcPagesMiddleware",
-    "restore.middleware.IdentityRefreshMiddleware",
+    "restore.accounts.middleware.RequestIdMiddleware",
+    "restore.accounts.middleware.ContentSecurityPolicyMiddleware",
+    "restore.accounts.middleware.UtcPagesMiddleware",
+    "restore.accounts.middleware.IdentityRefreshMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -83,7 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "restore.context_processors.portal",
+                "restore.web.context_processors.portal",
             ],
         },
     },
@@ -126,7 +126,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 RESTORE_MAX_SECONDS = env.int("RESTORE_MAX_SECONDS", default=4 * 3600)
-# Restores (restore/jobs.py, restore/copying.py, restore/tasks.py)
+# Restores (restore/restores/service.py, restore/restores/runner.py, restore/restores/tasks.py)
 RESTORE_MAX_ITEMS = env.int("RESTORE_MAX_ITEMS", default=200)  # items picked in one request
 RESTORE_MAX_FILES = env.int("RESTORE_MAX_FILES", default=50000)  # files in one job, folders expanded
 RESTORE_MAX_ACTIVE_PER_USER = env.int("RESTORE_MAX_ACTIVE_PER_USER", default=3)
@@ -138,10 +138,11 @@ RESTORE_RETRIES = env.int("RESTORE_RETRIES", default=8)  # after a lost connecti
 RESTORE_SWEEP_SECONDS = env.int("RESTORE_SWEEP_SECONDS", default=60)
 PORTAL_URL = env.str("PORTAL_URL", default="")  # e.g. https://restore.example.com, for links in emails
 CELERY_BEAT_SCHEDULE = {
-    "restore-sweep": {"task": "restore.tasks.sweep_restores", "schedule": float(RESTORE_SWEEP_SECONDS)},
+    "restore-sweep": {"task": "vdiprotect.restore.sweep", "schedule": float(RESTORE_SWEEP_SECONDS)},
 }
-# Snapshot catalog (restore/catalog/, docs/catalog.md): built by restore/catalog_tasks.py.
-CELERY_IMPORTS = ["restore.catalog_tasks"]
+# The task modules (names pinned in each @shared_task, so moving a module never strands a queued message).
+CELERY_IMPORTS = ["restore.restores.tasks", "restore.catalog.tasks"]
+# Snapshot catalog (restore/catalog/, docs/catalog.md): built by restore/catalog/tasks.py.
 CATALOG_SHARES = env.list("CATALOG_SHARES", default=[])  # UNCs; empty: the shares USER_ROOTS point into
 CATALOG_REFRESH_SECONDS = env.int("CATALOG_REFRESH_SECONDS", default=900)
 CATALOG_ACL_CHECK = env.str("CATALOG_ACL_CHECK", default="every-snapshot")  # every-snapshot | on-change
@@ -149,18 +150,18 @@ if CATALOG_ACL_CHECK not in ("every-snapshot", "on-change"):
     raise ImproperlyConfigured("CATALOG_ACL_CHECK must be every-snapshot or on-change.")
 CATALOG_TASK_SECONDS = env.int("CATALOG_TASK_SECONDS", default=600)  # then the build continues in a new task
 CATALOG_LEASE_SECONDS = env.int("CATALOG_LEASE_SECONDS", default=600)  # a dead builder's hold on a source
-CELERY_BEAT_SCHEDULE["catalog-refresh"] = {"task": "restore.catalog_tasks.refresh_catalogs",
+CELERY_BEAT_SCHEDULE["catalog-refresh"] = {"task": "vdiprotect.catalog.refresh",
                                            "schedule": float(CATALOG_REFRESH_SECONDS)}
 # The broker must not hand a running restore to a second worker: visibility > longest restore.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RESTORE_MAX_SECONDS + 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # Authentication: Active Directory for people, Django's ModelBackend for the local
-# emergency administrator (admin site only, see restore.auth_backends).
+# emergency administrator (admin site only, see restore.accounts.backends).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "restore.auth_backends.ActiveDirectoryBackend",
-    "restore.auth_backends.EmergencyAdminBackend",
+    "restore.accounts.backends.ActiveDirectoryBackend",
+    "restore.accounts.backends.EmergencyAdminBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -188,7 +189,7 @@ ROLE_HELPDESK_GROUP = env.str("ROLE_HELPDESK_GROUP", default="")
 ROLE_AUDITOR_GROUP = env.str("ROLE_AUDITOR_GROUP", default="")
 IDENTITY_REFRESH_SECONDS = env.int("IDENTITY_REFRESH_SECONDS", default=900)
 
-# Helpdesk "act for" (restore/helpdesk.py) and the audit trail's forwarding (restore/syslog.py).
+# Helpdesk "act for" (restore/helpdesk/people.py) and the audit trail's forwarding (restore/audit/syslog.py).
 # HELPDESK_SCOPES: JSON {helpdesk group DN: [group or OU DNs its members may act for]}; empty: every
 # helpdesk member may act for every portal user. Protected accounts (Domain Admins...) never.
 HELPDESK_SCOPES = env.json("HELPDESK_SCOPES", default={})
@@ -225,7 +226,7 @@ DIFF_MAX_LINES = env.int("DIFF_MAX_LINES", default=5000)  # lines of a diff show
 USER_ROOTS = env.str("USER_ROOTS", default="")
 ROOTS_FROM_AD = env.bool("ROOTS_FROM_AD", default=True)
 ALLOWED_FILE_SERVERS = env.list("ALLOWED_FILE_SERVERS", default=[])  # empty: servers of USER_ROOTS
-# Related files (restore/related.py): an administrator's TOML rule file, on top of the built-ins.
+# Related files (restore/related/rules.py): an administrator's TOML rule file, on top of the built-ins.
 RELATED_RULES_FILE = env.str("RELATED_RULES_FILE", default="")
 
 # Sign-in lockout (django-axes): per user and per IP.
@@ -233,7 +234,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "restore.views.pages.locked_out"
+AXES_LOCKOUT_CALLABLE = "restore.web.pages.locked_out"
 AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 

@@ -7,6 +7,6 @@ urlpatterns = [
     path("api/v1/", include("restore.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("restore.urls")),
+    path("", include("restore.web.urls")),
 ]
 handler404 = "restore.api.exceptions.not_found"

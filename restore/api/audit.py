@@ -21,11 +21,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit
-from ..audit import Action, Result
-from ..models import AuditEvent, Role
-from ..permissions import IsAuditor
-from ..views.audit import ACTIONS, MAX_PAGE_SIZE, RESULTS, AuditQuery
+from restore.accounts.permissions import IsAuditor
+from restore.audit import trail as audit
+from restore.audit.query import ACTIONS, MAX_PAGE_SIZE, RESULTS, AuditQuery
+from restore.audit.trail import Action, Result
+from restore.models import AuditEvent, Role
 
 COLUMNS = ("id", "at", "actor", "actor_sid", "acting_for", "acting_for_sid", "role", "source_ip", "request_id",
            "action", "root", "path", "snapshot", "result", "details", "prev_hash", "hash")

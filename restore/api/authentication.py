@@ -18,8 +18,8 @@ from django.utils.http import is_same_domain
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from ..auth_backends import check_sign_in_name
-from ..signals import basic_signed_in
+from restore.accounts.backends import check_sign_in_name
+from restore.audit.signals import basic_signed_in
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 SAME_SITE_VALUES = ("same-origin", "none")  # Sec-Fetch-Site: the portal's own page, or typed/bookmarked

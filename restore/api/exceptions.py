@@ -7,7 +7,7 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..paths import PathError
+from restore.versions.paths import PathError
 
 
 def exception_handler(exc, context):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
@@ -12,34 +10,50 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, diff, paths, previous_versions as pv, smb
-from ..audit import Action, Result
-from ..permissions import MayUseFiles, audit_context, require_content, subject_of
-
-INLINE_TYPES = {"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
-TEXT_LIKE = {".txt", ".log", ".csv", ".json", ".xml", ".ini", ".js", ".md", ".htm", ".html", ".rtf", ".dic"}
+from restore import smb
+from restore.audit import trail as audit
+from restore.audit.trail import Action, Result
+from restore.helpdesk.subject import MayUseFiles, audit_context, require_content, subject_of
+from restore.versions import browse as pv
+from restore.versions import diff, paths, roots
+from restore.versions.browse import INLINE_TYPES, content_type_of
 
 PATH = OpenApiParameter("path", str, description="relative to the root, '/' or '\\' separated")
+
+
 AT = OpenApiParameter("at", str, description="snapshot id (@GMT-YYYY.MM.DD-HH.MM.SS) or ISO UTC time; empty: live")
+
 
 RootOut = inline_serializer("Root", {"id": serializers.CharField(), "kind": serializers.CharField(),
                                      "unc": serializers.CharField()}, many=True)
+
+
 SnapshotOut = inline_serializer("Snapshot", {"id": serializers.CharField(), "at": serializers.DateTimeField()},
                                 many=True)
+
+
 EntryFields = {"name": serializers.CharField(), "path": serializers.CharField(),
                "kind": serializers.ChoiceField(["file", "folder"]), "size": serializers.IntegerField(),
                "last_write": serializers.DateTimeField(), "exists_live": serializers.BooleanField()}
+
+
 HiddenOut = inline_serializer("Hidden", {
     "count": serializers.IntegerField(help_text="entries (or versions) left out because the portal cannot read "
                                                 "their permissions on the file server; 0 when none"),
     "reason": serializers.CharField(help_text="why they are hidden; empty when none is")})
+
+
 EntriesOut = inline_serializer("Entries", {"root": serializers.CharField(), "path": serializers.CharField(),
                                            "at": serializers.CharField(),
                                            "entries": inline_serializer("Entry", EntryFields, many=True),
                                            "hidden": HiddenOut})
+
+
 VersionFields = {"at": serializers.CharField(), "live": serializers.BooleanField(),
                  "snapshots": serializers.ListField(child=serializers.CharField()),
                  "size": serializers.IntegerField(), "last_write": serializers.DateTimeField()}
+
+
 VersionsOut = inline_serializer("Versions", {"root": serializers.CharField(), "path": serializers.CharField(),
                                              "versions": inline_serializer("Version", VersionFields, many=True),
                                              "hidden": HiddenOut})
@@ -74,8 +88,8 @@ class FileView(APIView):
     def setup_call(self, request, root_id: str):
         subject = subject_of(request)
         try:
-            root = pv.find_root(subject.roots, root_id)
-        except pv.NotFound:
+            root = roots.find_root(subject.roots, root_id)
+        except roots.NotFound:
             raise exceptions.NotFound("No such folder.") from None
         path = paths.normalize(request.query_params.get("path", ""))  # PathError -> 400
         return subject, root, path
@@ -83,13 +97,13 @@ class FileView(APIView):
     def snapshot(self, root, request):
         try:
             return pv.parse_at(root, request.query_params.get("at"))
-        except pv.BadRequest as exc:
+        except roots.BadRequest as exc:
             raise exceptions.ValidationError({"detail": str(exc)}) from None
 
     def handle_exception(self, exc):
-        if isinstance(exc, pv.NotFound):
+        if isinstance(exc, roots.NotFound):
             exc = exceptions.NotFound("Not found.")
-        elif isinstance(exc, pv.BadRequest):
+        elif isinstance(exc, roots.BadRequest):
             exc = exceptions.ValidationError({"detail": str(exc)})
         elif isinstance(exc, smb.SmbError) and not isinstance(exc, smb.NotFound):
             exc = FileServerUnavailable(str(exc))
@@ -101,7 +115,7 @@ class FileView(APIView):
         audit.record(audit_context(request, subject), action, result, root=root.id,
                      path=path, snapshot=snapshot.token if snapshot else "", details=details)
 
-    def denied(self, request, subject, root, path, snapshot, exc: pv.NotFound, action):
+    def denied(self, request, subject, root, path, snapshot, exc: roots.NotFound, action):
         if exc.denied:
             self.audit(request, subject, Action.ACCESS_DENIED, Result.DENIED, root, path, snapshot, operation=action)
         raise exc
@@ -142,7 +156,7 @@ class EntriesView(FileView):
         snapshot = self.snapshot(root_obj, request)
         try:
             entries = pv.list_entries(subject.token, root_obj, path, snapshot)
-        except pv.NotFound as exc:
+        except roots.NotFound as exc:
             self.denied(request, subject, root_obj, path, snapshot, exc, Action.LIST)
         if snapshot is not None:
             self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, entries=len(entries),
@@ -161,18 +175,11 @@ class VersionsView(FileView):
         subject, root_obj, path = self.setup_call(request, root)
         try:
             rows = pv.versions(subject.token, root_obj, path)
-        except pv.NotFound as exc:
+        except roots.NotFound as exc:
             self.denied(request, subject, root_obj, path, None, exc, Action.TIMELINE)
         self.audit(request, subject, Action.TIMELINE, Result.OK, root_obj, path, versions=len(rows))
         return Response({"root": root_obj.id, "path": path.replace("\\", "/"), "versions": [version_json(v) for v in rows],
                          "hidden": hidden_json(rows.hidden)})
-
-
-def content_type_of(name: str) -> str:
-    guessed, _ = mimetypes.guess_type(name)
-    if guessed is None and any(name.lower().endswith(ext) for ext in TEXT_LIKE):
-        return "text/plain"
-    return guessed or "application/octet-stream"
 
 
 class ContentView(FileView):
@@ -192,7 +199,7 @@ class ContentView(FileView):
         require_content(request, subject, operation=action)
         try:
             content = pv.open_content(subject.token, root_obj, path, snapshot)
-        except pv.NotFound as exc:
+        except roots.NotFound as exc:
             self.denied(request, subject, root_obj, path, snapshot, exc, action)
         ctype = content_type_of(content.name)
         if inline and ctype not in INLINE_TYPES and not ctype.startswith("text/"):
@@ -215,6 +222,8 @@ DiffLineOut = inline_serializer("DiffLine", {
     "kind": serializers.ChoiceField(["context", "added", "removed", "hunk"]), "text": serializers.CharField(),
     "old_no": serializers.IntegerField(allow_null=True), "new_no": serializers.IntegerField(allow_null=True)},
     many=True)
+
+
 DiffOut = inline_serializer("TextDiff", {
     "root": serializers.CharField(), "path": serializers.CharField(), "old": serializers.CharField(),
     "new": serializers.CharField(), "added": serializers.IntegerField(), "removed": serializers.IntegerField(),
@@ -245,12 +254,12 @@ class DiffView(FileView):
             raise exceptions.ValidationError({"at": "give the snapshot of the version to compare"})
         try:
             new = pv.parse_at(root_obj, request.query_params.get("against"))
-        except pv.BadRequest as exc:
+        except roots.BadRequest as exc:
             raise exceptions.ValidationError({"against": str(exc)}) from None
         require_content(request, subject, operation=Action.PREVIEW)
         try:
             result = diff.compare(subject.token, root_obj, path, old, new)
-        except pv.NotFound as exc:
+        except roots.NotFound as exc:
             self.denied(request, subject, root_obj, path, old, exc, Action.PREVIEW)
         self.audit(request, subject, Action.PREVIEW, Result.OK, root_obj, path, old, diff_against=result.new,
                    state=result.state)

@@ -1,4 +1,4 @@
-"""API v1: helpdesk members find users and act for them (restore/helpdesk.py).
+"""API v1: helpdesk members find users and act for them (restore/helpdesk/people.py).
 
 Session clients (the pages' own scripts) keep acting-for in the session, as the pages do.
 HTTP Basic clients have no session: ``POST /api/v1/helpdesk/act-for`` answers the acting-for's
@@ -17,9 +17,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, helpdesk
-from ..models import ActingFor, Role
-from ..permissions import IsHelpdesk
+from restore.accounts.permissions import IsHelpdesk
+from restore.audit import trail as audit
+from restore.helpdesk import acting as acting_
+from restore.helpdesk import people as helpdesk
+from restore.models import ActingFor, Role
 
 CandidateOut = inline_serializer("HelpdeskCandidate", {
     "username": serializers.CharField(), "display_name": serializers.CharField(), "mail": serializers.CharField(),
@@ -37,7 +39,7 @@ ActForIn = inline_serializer("ActForRequest", {
     "username": serializers.CharField(), "ticket": serializers.CharField(max_length=helpdesk.MAX_TICKET),
     "reason": serializers.CharField(max_length=helpdesk.MAX_REASON),
 })
-ACT_FOR_HEADER = OpenApiParameter(helpdesk.HEADER, str, OpenApiParameter.HEADER, required=False,
+ACT_FOR_HEADER = OpenApiParameter(acting_.HEADER, str, OpenApiParameter.HEADER, required=False,
                                   description="an acting-for id (HTTP Basic clients; session clients need none)")
 
 
@@ -82,7 +84,7 @@ class ActForView(APIView):
     @extend_schema(parameters=[ACT_FOR_HEADER], responses=inline_serializer("ActingForState", {
         "acting_for": ActingForOut.__class__(allow_null=True)}), summary="Helpdesk: whom I act for now (null: nobody)")
     def get(self, request):
-        resolution = helpdesk.resolve(request)
+        resolution = acting_.resolve(request)
         return Response({"acting_for": acting_json(resolution.acting) if resolution.acting else None})
 
     @extend_schema(request=ActForIn, responses={201: ActingForOut},
@@ -91,7 +93,7 @@ class ActForView(APIView):
         data = request.data if hasattr(request.data, "get") else {}
         in_session = isinstance(request.successful_authenticator, SessionAuthentication)
         try:
-            acting = helpdesk.start(
+            acting = acting_.start(
                 actor=request.user, username=data.get("username"), ticket=data.get("ticket"),
                 reason=data.get("reason"), via="session" if in_session else "header",
                 context=audit.Context.from_request(request, role=Role.HELPDESK),
@@ -99,16 +101,16 @@ class ActForView(APIView):
         except helpdesk.HelpdeskError as exc:
             raise api_error(exc) from None
         if in_session:
-            helpdesk.remember(request, acting)
+            acting_.remember(request, acting)
         return Response(acting_json(acting), status=201)
 
     @extend_schema(parameters=[ACT_FOR_HEADER], responses={204: None},
                    summary="Helpdesk: stop acting for the user (nothing to stop: 204 too)")
     def delete(self, request):
-        resolution = helpdesk.resolve(request)
+        resolution = acting_.resolve(request)
         if resolution.acting is not None:
-            helpdesk.end(resolution.acting, context=audit.Context.from_request(request, role=Role.HELPDESK),
+            acting_.end(resolution.acting, context=audit.Context.from_request(request, role=Role.HELPDESK),
                          why="stopped")
         if resolution.from_session:
-            helpdesk.forget(request)
+            acting_.forget(request)
         return Response(status=204)

@@ -1,4 +1,4 @@
-"""API v1: a file and the files that belong with it, all from one snapshot (restore/related.py)."""
+"""API v1: a file and the files that belong with it, all from one snapshot (restore/related/rules.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from .. import previous_versions as pv, related
-from ..audit import Action, Result
-from .files import AT, PATH, FileView
+from restore.api.files import AT, PATH, FileView
+from restore.audit.trail import Action, Result
+from restore.related import bundles
+from restore.related import rules as related
+from restore.versions import roots
 
 OPERATION = "related"
 
@@ -29,7 +31,7 @@ BundleOut = inline_serializer("RelatedBundle", {
 })
 
 
-def item_json(item: related.Item) -> dict:
+def item_json(item: bundles.Item) -> dict:
     return {"key": item.key, "path": item.path.replace("\\", "/"), "name": item.name, "kind": item.kind,
             "stream": item.stream, "size": item.size,
             "last_write": item.last_write.isoformat().replace("+00:00", "Z") if item.last_write else None,
@@ -37,7 +39,7 @@ def item_json(item: related.Item) -> dict:
             "included": item.included, "skip_reason": item.skip_reason}
 
 
-def bundle_json(found: related.Bundle) -> dict:
+def bundle_json(found: bundles.Bundle) -> dict:
     return {"root": found.root.id, "path": found.item.path.replace("\\", "/"),
             "at": found.at.token if found.at else "live", "item": item_json(found.item),
             "related": [item_json(i) for i in found.related], "truncated": found.truncated}
@@ -53,8 +55,8 @@ class RelatedView(FileView):
         subject, root_obj, path = self.setup_call(request, root)
         snapshot = self.snapshot(root_obj, request)
         try:
-            found = related.bundle(subject.token, root_obj, path, snapshot)
-        except pv.NotFound as exc:
+            found = bundles.bundle(subject.token, root_obj, path, snapshot)
+        except roots.NotFound as exc:
             self.denied(request, subject, root_obj, path, snapshot, exc, OPERATION)
         if snapshot is not None:  # like a folder listing: what a snapshot held is audited
             self.audit(request, subject, Action.LIST, Result.OK, root_obj, path, snapshot, operation=OPERATION,

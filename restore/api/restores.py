@@ -1,4 +1,4 @@
-"""API v1: restores — dry run, start, read, cancel, download (restore/jobs.py does the work)."""
+"""API v1: restores — dry run, start, read, cancel, download (restore/restores/service.py does the work)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from .. import audit, jobs, zipdownload
-from ..audit import Action, Result
-from ..models import JobState, Mode, Phase
-from ..models.jobs import DOWNLOADABLE_STATES
-from ..permissions import (
+from restore.api.files import FileView
+from restore.audit import trail as audit
+from restore.audit.trail import Action, Result
+from restore.helpdesk.subject import (
     CONTENT_BLIND_ZIP,
     MayUseFilesForJob,
     Subject,
@@ -27,7 +26,11 @@ from ..permissions import (
     subject_for_job,
     subject_of,
 )
-from .files import FileView
+from restore.models import JobState, Mode, Phase
+from restore.models.jobs import DOWNLOADABLE_STATES
+from restore.restores import planning, requests
+from restore.restores import service as jobs
+from restore.restores import zip as zipdownload
 
 ItemIn = inline_serializer("RestoreItemIn", {"root": serializers.CharField(), "path": serializers.CharField(),
                                              "at": serializers.CharField(help_text="snapshot id or ISO UTC time")})
@@ -37,7 +40,7 @@ RestoreIn = inline_serializer("RestoreRequest", {
     "conflict": serializers.ChoiceField(["rename", "skip", "overwrite"], default="rename"),
     "target": inline_serializer("RestoreTarget", {"root": serializers.CharField(), "path": serializers.CharField()},
                                 required=False),
-    "related": serializers.BooleanField(default=True, help_text="bring the related files (restore/related.py)"),
+    "related": serializers.BooleanField(default=True, help_text="bring the related files (restore/related/rules.py)"),
     "exclude_related": serializers.ListField(child=serializers.CharField(), required=False,
                                              help_text="keys of related items to leave out, as GET .../related lists them"),
     "dry_run": serializers.BooleanField(default=False, help_text="answer what would be written where; write nothing"),
@@ -140,12 +143,12 @@ class RestoresView(FileView):
         dry = data.get("dry_run", False)
         if not isinstance(dry, bool):
             raise exceptions.ValidationError({"detail": "'dry_run' must be true or false"})
-        req = jobs.parse_request(subject.roots, data)
+        req = requests.parse_request(subject.roots, data)
         if req.mode == Mode.DOWNLOAD:  # a zip hands over the bytes: not for a content-blind helpdesk
             require_content(request, subject, operation="download restore", message=CONTENT_BLIND_ZIP)
         context = audit_context(request, subject)
         if dry:
-            return Response(jobs.dry_run(subject.token, req, context).as_json())
+            return Response(planning.dry_run(subject.token, req, context).as_json())
         try:
             job = jobs.start(owner=subject.identity.user, requested_by=request.user, token=subject.token, request=req,
                              context=context, ticket=subject.ticket, reason=subject.reason,

@@ -3,32 +3,38 @@ catalog's progress for administrators."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from django.urls import path, reverse
+from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, catalog_tasks, previous_versions as pv
-from ..audit import Action, Result
-from ..catalog import logic, search, sources
-from ..models.catalog import CatalogSource
-from ..permissions import MayUseFiles, audit_context, subject_of
-from .files import HiddenOut, hidden_json
+from restore.api.files import HiddenOut, hidden_json
+from restore.catalog import logic, search, sources
+from restore.catalog import tasks as catalog_tasks
+from restore.catalog.queries import hit_url, iso_time, run_search
+from restore.helpdesk.subject import MayUseFiles, subject_of
+from restore.models.catalog import CatalogSource
+from restore.versions import roots
 
 Q = OpenApiParameter("q", {"type": "string", "minLength": 2, "maxLength": logic.MAX_QUERY}, required=True,
                      description="part of a name (case-insensitive), or a glob over the whole name with * and ?")
+
+
 ROOT = OpenApiParameter("root", str, description="one of my roots; empty: all of them")
+
+
 LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": search.MAX_LIMIT},
                          description=f"results, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})")
+
 
 HitVersionOut = inline_serializer("SearchVersion", {
     "size": serializers.IntegerField(), "last_write": serializers.DateTimeField(),
     "snapshots": serializers.ListField(child=serializers.CharField(), help_text="snapshot ids, newest first"),
 }, many=True)
+
+
 SearchOut = inline_serializer("Search", {
     "q": serializers.CharField(), "root": serializers.CharField(allow_null=True),
     "results": inline_serializer("SearchHit", {
@@ -48,25 +54,13 @@ SearchOut = inline_serializer("Search", {
 })
 
 
-def _time(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def hit_url(hit: search.Hit) -> str:
-    """A file: its timeline page; a folder: its listing as of the newest snapshot holding it."""
-    url_path = hit.path.replace("\\", "/")
-    if hit.is_dir:
-        return reverse("browse", args=[hit.root.id]) + "?" + urlencode({"path": url_path, "at": hit.last_seen.token})
-    return reverse("timeline", args=[hit.root.id]) + "?" + urlencode({"path": url_path})
-
-
 def results_json(results: search.Results, root_id: str | None) -> dict:
     return {
         "q": results.query.text, "root": root_id,
         "results": [{
             "root": h.root.id, "path": h.path.replace("\\", "/"), "name": h.name,
             "kind": "folder" if h.is_dir else "file", "exists_live": h.exists_live, "last_seen": h.last_seen.token,
-            "versions": [{"size": v.size, "last_write": _time(v.last_write), "snapshots": [s.token for s in v.snapshots]}
+            "versions": [{"size": v.size, "last_write": iso_time(v.last_write), "snapshots": [s.token for s in v.snapshots]}
                          for v in h.versions],
             "url": hit_url(h),
         } for h in results.hits],
@@ -75,29 +69,6 @@ def results_json(results: search.Results, root_id: str | None) -> dict:
         "coverage": [{"root": c.root.id, "catalogued": c.catalogued, "snapshots": c.snapshots, "pending": c.pending,
                       "newest": c.newest.token if c.newest else None} for c in results.coverage],
     }
-
-
-def parse_limit(raw) -> int:
-    if raw in (None, ""):
-        return search.DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except (TypeError, ValueError):
-        raise logic.BadQuery(f"'limit' must be a whole number from 1 to {search.MAX_LIMIT}.") from None
-    if not 1 <= limit <= search.MAX_LIMIT:
-        raise logic.BadQuery(f"'limit' must be a whole number from 1 to {search.MAX_LIMIT}.")
-    return limit
-
-
-def run_search(request, subject, q, root_id: str | None, limit_raw) -> search.Results:
-    """Validate, search, audit: shared by the page and the API. BadQuery -> 400, unknown root -> NotFound."""
-    query = logic.parse_query(q)
-    limit = parse_limit(limit_raw)
-    roots = [pv.find_root(subject.roots, root_id)] if root_id else subject.roots
-    results = search.search(subject.token, roots, query, limit=limit)
-    audit.record(audit_context(request, subject), Action.SEARCH, Result.OK, root=root_id or "",
-                 details={"q": query.text, "results": len(results.hits), "truncated": results.truncated})
-    return results
 
 
 class SearchView(APIView):
@@ -114,7 +85,7 @@ class SearchView(APIView):
                                  request.query_params.get("limit"))
         except logic.BadQuery as exc:
             raise exceptions.ValidationError({"detail": str(exc)}) from None
-        except pv.NotFound:
+        except roots.NotFound:
             raise exceptions.NotFound("No such folder.") from None
         return Response(results_json(results, root_id))
 
@@ -134,7 +105,7 @@ def progress_json(row: sources.Progress) -> dict:
     current = row.current
     return {
         "id": row.source.id, "unc": row.source.unc, "enabled": row.source.enabled, "building": row.building,
-        "last_run_at": _time(row.source.last_run_at) if row.source.last_run_at else None,
+        "last_run_at": iso_time(row.source.last_run_at) if row.source.last_run_at else None,
         "last_error": row.source.last_error, "snapshots": row.counts,
         "current": None if current is None else {
             "snapshot": current.token, "state": current.state, "folders_done": current.folders_done,

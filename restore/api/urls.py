@@ -1,9 +1,8 @@
 from django.urls import path
 
-from . import audit, helpdesk
-from . import files, restores, views
-from .related import RelatedView
-from .search import urlpatterns as search_urls
+from restore.api import audit, files, helpdesk, restores, views
+from restore.api.related import RelatedView
+from restore.api.search import urlpatterns as search_urls
 
 app_name = "api"
 urlpatterns = [

@@ -1,12 +1,12 @@
-"""REST API v1. Thin: each view authorizes with restore.permissions and calls a service."""
+"""REST API v1. Thin: each view authorizes with restore.accounts.permissions and calls a service."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..permissions import HasPortalRole, identity_of
-from .files import RootOut
+from restore.accounts.permissions import HasPortalRole, identity_of
+from restore.api.files import RootOut
 
 MeSerializer = inline_serializer("Me", {
     "username": serializers.CharField(), "display_name": serializers.CharField(), "sid": serializers.CharField(),

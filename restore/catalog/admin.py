@@ -5,9 +5,9 @@ they reach the audit trail as configuration changes like every other admin chang
 from django.contrib import admin
 from django.db.models import Count, Q
 
-from .. import catalog_tasks
-from ..models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
-from . import build
+from restore.catalog import build
+from restore.catalog import tasks as catalog_tasks
+from restore.models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
 
 
 class CatalogSnapshotInline(admin.TabularInline):

@@ -9,11 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..smb.types import to_filetime
+from restore.smb.types import to_filetime
 
 # --- search queries ------------------------------------------------------------------------------
 
 MAX_QUERY = 255
+
+
 _NOT_IN_NAMES = set('\\/:"<>|') | {chr(c) for c in range(32)} | {"\x7f"}
 
 
@@ -216,7 +218,3 @@ def ancestors(root_path: str, path: str) -> list[str]:
     for part in parts:
         out.append(f"{out[-1]}\\{part}" if out[-1] else part)
     return out
-
-
-def path_key(path: str) -> str:
-    return hashlib.sha1(path.lower().encode("utf-8", "surrogatepass")).hexdigest()

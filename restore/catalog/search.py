@@ -23,13 +23,21 @@ from datetime import datetime
 from django.db.models import Value
 from django.db.models.functions import Upper
 
-from .. import previous_versions as pv
-from .. import smb
-from ..access import Token
-from ..identity import Root
-from ..models.catalog import CatalogEntry, CatalogSecurityDescriptor, CatalogSnapshot, CatalogVersion, SnapshotState
-from . import sources
-from .logic import Query, ancestors, group_versions, path_key, present
+from restore import smb
+from restore.catalog.logic import Query, ancestors, group_versions, present
+from restore.models.catalog import (
+    CatalogEntry,
+    CatalogSecurityDescriptor,
+    CatalogSnapshot,
+    CatalogVersion,
+    SnapshotState,
+)
+from restore.nt.access import Token
+from restore.versions import browse as pv
+from restore.versions import catalogued as catalogued_
+from restore.versions import roots as roots_
+from restore.versions.paths import path_key
+from restore.versions.roots import Root
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +144,8 @@ class _Snap:
 
 
 def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[Hit], bool, int]:
-    where = pv.location(root)
-    source = sources.covering(where)
+    where = roots_.location(root)
+    source = catalogued_.covering(where)
     if source is None:
         return Coverage(root, catalogued=False), [], False, 0
     done = [_Snap(i, smb.Snapshot.from_token(t)) for i, t in CatalogSnapshot.objects.filter(
@@ -225,7 +233,7 @@ def _check_live(token: Token, hits: list[Hit]) -> None:
     """exists_live for each hit: the object is there now and the person may read it now."""
     by_share: dict[tuple[str, str], list[tuple[Hit, str]]] = {}
     for hit in hits:
-        where = pv.location(hit.root, hit.path)
+        where = roots_.location(hit.root, hit.path)
         by_share.setdefault((where.server, where.share), []).append((hit, where.path))
     for (server, share), items in by_share.items():
         try:

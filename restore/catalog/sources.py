@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count
-from django.db.models.functions import Length
 from django.utils import timezone
 
-from .. import paths
-from ..models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
-from ..paths import Unc
+from restore.models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
+from restore.versions import paths
+from restore.versions.paths import Unc
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def configured_uncs() -> list[Unc]:
         for raw in settings.CATALOG_SHARES:
             uncs.append(paths.parse_unc(raw))
     else:
-        from ..identity import root_templates
+        from restore.versions.roots import root_templates
 
         for _, template in root_templates():
             unc = paths.parse_unc(template.replace("%USERNAME%", "x").replace("%USERDOMAIN%", "x"))
@@ -52,18 +51,6 @@ def ensure_configured() -> list[CatalogSource]:
     for unc in configured_uncs():
         register(unc)
     return list(CatalogSource.objects.filter(enabled=True).order_by("id"))
-
-
-def covering(where: Unc) -> CatalogSource | None:
-    """The most specific enabled source whose folder holds ``where`` (\\\\server\\share\\path)."""
-    candidates = (CatalogSource.objects.filter(enabled=True, server=where.server.lower(), share=where.share.lower())
-                  .order_by(Length("path").desc()))
-    target = where.path.lower()
-    for source in candidates:
-        base = source.path.lower()
-        if not base or target == base or target.startswith(base + "\\"):
-            return source
-    return None
 
 
 @dataclass

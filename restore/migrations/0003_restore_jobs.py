@@ -1,6 +1,7 @@
 """Schema for restore jobs and their items (restore/models/jobs.py)."""
-import django.db.models.deletion
 import uuid
+
+import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 

@@ -1,8 +1,7 @@
-"""Database models, one module per concern. No I/O here: services in restore/*.py are the only writers."""
+"""Database models, one module per concern. No I/O here, and nothing of ours above them is imported: the
+services in restore/<concern>/ are the only writers."""
 
-from .core import AuditChainHead, AuditEvent, AuditEventQuerySet, Identity, Role  # noqa: F401
-from .helpdesk import ActingFor  # noqa: F401
-from .catalog import (  # noqa: F401
+from restore.models.catalog import (
     CatalogEntry,
     CatalogSecurityDescriptor,
     CatalogSnapshot,
@@ -10,8 +9,9 @@ from .catalog import (  # noqa: F401
     CatalogVersion,
     SnapshotState,
 )
-from .related import RelatedRule  # noqa: F401
-from .jobs import (  # noqa: F401
+from restore.models.core import AuditChainHead, AuditEvent, AuditEventQuerySet, Identity, Role
+from restore.models.helpdesk import ActingFor
+from restore.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
     Conflict,
@@ -22,3 +22,29 @@ from .jobs import (  # noqa: F401
     RestoreItem,
     RestoreJob,
 )
+from restore.models.related import RelatedRule
+
+__all__ = [
+    "CatalogEntry",
+    "CatalogSecurityDescriptor",
+    "CatalogSnapshot",
+    "CatalogSource",
+    "CatalogVersion",
+    "SnapshotState",
+    "AuditChainHead",
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "Identity",
+    "Role",
+    "ActingFor",
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "Conflict",
+    "ItemKind",
+    "JobState",
+    "Mode",
+    "Phase",
+    "RestoreItem",
+    "RestoreJob",
+    "RelatedRule",
+]

@@ -125,3 +125,9 @@ class CatalogVersion(models.Model):
 
     def __str__(self):
         return f"{self.entry_id} [{self.first_idx}, {self.last_idx if self.last_idx is not None else '…'}]"
+
+
+ACL_EVERY = "every-snapshot"
+
+
+ACL_ON_CHANGE = "on-change"

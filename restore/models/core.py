@@ -48,7 +48,7 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One record of the append-only, hash-chained audit trail (see restore/audit.py)."""
+    """One record of the append-only, hash-chained audit trail (see restore/audit/trail.py)."""
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

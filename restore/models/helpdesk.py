@@ -7,7 +7,7 @@ from django.db import models
 
 
 class ActingFor(models.Model):
-    """A helpdesk member acting for a user (restore/helpdesk.py is the only writer).
+    """A helpdesk member acting for a user (restore/helpdesk/people.py is the only writer).
 
     While it is active, every file operation of the member runs with the target's token and roots
     and is audited with both names. It ends when the member stops, signs out or starts another,

@@ -4,7 +4,7 @@ A job belongs to its *owner*: the person whose rights it runs with (the person t
 user a helpdesk member acts for). Each item is one object to write: a file, a folder to create, or
 an alternate data stream travels with its file. Items move through phases that are saved after
 each step on the file server succeeds, so a worker that dies anywhere can be replaced by another
-that picks up from the last saved phase (see restore/copying.py).
+that picks up from the last saved phase (see restore/restores/runner.py).
 """
 
 import uuid

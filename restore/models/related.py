@@ -1,6 +1,6 @@
-"""Related-file rules administrators add or override in the Django admin (see restore/related.py)."""
+"""Related-file rules administrators add or override in the Django admin (see restore/related/rules.py;
+the admin form validates a rule with the same parser as a rule file)."""
 
-from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -39,7 +39,7 @@ class RelatedRule(models.Model):
         return self.name
 
     def as_rule_data(self) -> dict:
-        """The rule as the table a rule file would hold (what restore.related.parse_rule reads)."""
+        """The rule as the table a rule file would hold (what restore.related.rules.parse_rule reads)."""
         data = {"name": self.name, "enabled": self.enabled, "application": self.application,
                 "reason": self.reason, "root": [r.strip() for r in self.roots.split(",") if r.strip()],
                 "match": _lines(self.match), "streams": self.streams}
@@ -51,11 +51,3 @@ class RelatedRule(models.Model):
             if values:
                 data[key] = values
         return data
-
-    def clean(self):
-        from ..related import RuleError, parse_rule
-
-        try:
-            parse_rule(self.as_rule_data(), "admin")
-        except RuleError as exc:
-            raise ValidationError(str(exc)) from None

@@ -8,11 +8,19 @@ Everything else uses these names::
     entries = client.list_dir("data", r"alice\\Documents", at=snap.at)
 """
 
-from .client import Client, client_for, service_credentials, settings_options
-from .errors import AccessDenied, AlreadyExists, ConnectionLost, NotFound, ReparsePoint, SmbError, Unreachable
-from .handles import MAX_CHUNK, ReadHandle, WriteHandle
-from .pool import reset_pool
-from .types import UNREADABLE, Credentials, Entry, Snapshot, Unreadable
+from restore.smb.client import Client, client_for, service_credentials, settings_options
+from restore.smb.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ConnectionLost,
+    NotFound,
+    ReparsePoint,
+    SmbError,
+    Unreachable,
+)
+from restore.smb.handles import MAX_CHUNK, ReadHandle, WriteHandle
+from restore.smb.pool import reset_pool
+from restore.smb.types import UNREADABLE, Credentials, Entry, Snapshot, Unreadable
 
 __all__ = [
     "AccessDenied",

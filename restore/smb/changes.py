@@ -23,10 +23,10 @@ from smbprotocol.file_info import FileInformationClass, InfoType
 from smbprotocol.ioctl import CtlCode, SMB2SrvCopyChunk, SMB2SrvCopyChunkCopy, SMB2SrvCopyChunkResponse
 from smbprotocol.open import CreateDisposition, ShareAccess
 
-from . import errors, wire
-from .handles import WriteHandle
-from .types import Entry, basic_information
-from .wire import OPEN_REPARSE_POINT
+from restore.smb import errors, wire
+from restore.smb.handles import WriteHandle
+from restore.smb.types import Entry, basic_information
+from restore.smb.wire import OPEN_REPARSE_POINT
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from django.conf import settings
 from smbprotocol.file_info import FileInformationClass, InfoType
 from smbprotocol.ioctl import CtlCode
 
-from . import errors, wire
-from .changes import ChangesMixin
-from .handles import MAX_CHUNK, ReadHandle
-from .pool import Options, Pool, get_pool
-from .types import UNREADABLE, Credentials, Entry, Snapshot, from_filetime
-from .wire import name_of
+from restore.smb import errors, wire
+from restore.smb.changes import ChangesMixin
+from restore.smb.handles import MAX_CHUNK, ReadHandle
+from restore.smb.pool import Options, Pool, get_pool
+from restore.smb.types import UNREADABLE, Credentials, Entry, Snapshot, from_filetime
+from restore.smb.wire import name_of
 
 log = logging.getLogger(__name__)
 

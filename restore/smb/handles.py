@@ -6,14 +6,13 @@ with it and its methods raise ``ConnectionLost``; the caller reopens (the client
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from datetime import datetime
 
 from smbprotocol.file_info import FileInformationClass, InfoType
 
-from . import errors, wire
-from .types import Entry, basic_information
+from restore.smb import errors, wire
+from restore.smb.types import Entry, basic_information
 
 MAX_CHUNK = 4 * 1024 * 1024  # one read/write: 64 credits; larger ones outrun Samba's credit grants
 READ_AHEAD = 4  # reads in flight while streaming
@@ -135,11 +134,6 @@ class WriteHandle(_Handle):
         basic = basic_information(created=created, last_access=last_access, last_write=last_write, changed=changed,
                                   attributes=attributes)
         self._set_info(FileInformationClass.FILE_BASIC_INFORMATION, basic, "set times")
-
-    def set_size(self, size: int) -> None:
-        """Truncate or extend the file (FileEndOfFileInformation)."""
-        self._check_open()
-        self._set_info(FileInformationClass.FILE_END_OF_FILE_INFORMATION, struct.pack("<q", size), "set size")
 
     def discard(self) -> None:
         """Delete the file when this handle closes (e.g. a restore that failed half-way), then close."""

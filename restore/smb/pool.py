@@ -25,8 +25,8 @@ from smbprotocol.connection import Connection
 from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
 
-from . import errors, wire
-from .types import Credentials
+from restore.smb import errors, wire
+from restore.smb.types import Credentials
 
 log = logging.getLogger(__name__)
 

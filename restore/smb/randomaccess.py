@@ -1,5 +1,5 @@
 """A read-only, seekable file object over one file on a share, live or in a snapshot, so a parser
-that wants a local file (the profile-container reader in :mod:`restore.containers`) can read a
+that wants a local file (the profile-container reader in :mod:`restore.versions.containers`) can read a
 container where it lies, without copying it out of the snapshot.
 
 The file is opened once (with the TWrp create context when ``at`` is given, read access only, as
@@ -17,12 +17,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
-from restore.paths import PathError, normalize
-
-from . import errors
-from .handles import ReadHandle
+from restore.smb import errors
+from restore.smb.handles import ReadHandle
 
 BLOCK_SIZE = 64 * 1024  # one credit per read; a VHDX BAT page, 64 MFT records or 16 index buffers
+
+
 CACHE_BYTES = 8 * 1024 * 1024
 
 
@@ -152,33 +152,3 @@ def open_file(client, share: str, path: str, at: datetime | None = None, **optio
     """``path`` on ``share`` (as of the snapshot at ``at``, or live) as a RandomAccessFile; use it as a
     context manager. Raises the client's NotFound / AccessDenied when it cannot be opened."""
     return RandomAccessFile(lambda: client.open_read(share, path, at), path=path, **options)
-
-
-def sibling_opener(client, share: str, path: str, at: datetime | None = None,
-                   **options) -> Callable[[str], RandomAccessFile]:
-    """An ``open_parent`` for :func:`restore.containers.open_container`: opens a path given relative to
-    ``path``'s folder (``.\\Profile_x.vhdx``, ``..\\other\\y.vhdx``) on the same share, in the same
-    snapshot. A path that leaves the share raises ValueError; a missing file FileNotFoundError."""
-    folder = path.replace("/", "\\").rpartition("\\")[0]
-
-    def open_sibling(relative: str) -> RandomAccessFile:
-        parts = [p for p in folder.split("\\") if p]
-        for part in relative.replace("/", "\\").split("\\"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not parts:
-                    raise ValueError(f"{relative} points outside the share")
-                parts.pop()
-            else:
-                parts.append(part)
-        try:
-            target = normalize("\\".join(parts))
-        except PathError as exc:
-            raise ValueError(f"{relative}: {exc}") from exc
-        try:
-            return open_file(client, share, target, at, **options)
-        except errors.NotFound as exc:
-            raise FileNotFoundError(f"{target} is not in the share at that time") from exc
-
-    return open_sibling

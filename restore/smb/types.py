@@ -6,8 +6,8 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
-from functools import total_ordering
 from datetime import UTC, datetime, timedelta
+from functools import total_ordering
 
 _TOKEN = re.compile(r"^@GMT-(\d{4})\.(\d{2})\.(\d{2})-(\d{2})\.(\d{2})\.(\d{2})$")
 
@@ -30,12 +30,6 @@ class Snapshot:
     def from_token(cls, token: str) -> Snapshot:
         """``@GMT-2026.11.01-10.00.00`` -> Snapshot; ValueError for anything else."""
         return cls(token)
-
-    @classmethod
-    def from_time(cls, at: datetime) -> Snapshot:
-        if at.tzinfo is None:
-            raise ValueError("snapshot times must be timezone-aware (UTC)")
-        return cls(at.astimezone(UTC).strftime("@GMT-%Y.%m.%d-%H.%M.%S"))
 
     def __lt__(self, other: Snapshot) -> bool:
         if not isinstance(other, Snapshot):

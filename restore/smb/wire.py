@@ -50,8 +50,8 @@ from smbprotocol.open import (
     SMB2WriteResponse,
 )
 
-from . import errors
-from .types import Entry
+from restore.smb import errors
+from restore.smb.types import Entry
 
 log = logging.getLogger(__name__)
 

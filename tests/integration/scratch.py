@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from restore import smb
-from restore.security import Ace, SecurityDescriptor, build_security_descriptor
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = "127.0.0.1"
@@ -27,7 +27,7 @@ DACL_AND_OWNER = 0x1 | 0x4
 
 
 def sid_of(testenv, name: str) -> str:
-    from restore.directory import Directory
+    from restore.directory.ldap import Directory
 
     with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
         if name == "VDI Restore Service":
@@ -72,7 +72,6 @@ class ScratchArea:
         client = client or self.alice
         with client.create_file(SHARE, self.path(rel), overwrite=True) as handle:
             handle.write(0, data)
-            handle.set_size(len(data))
         if age is not None:
             self.age(rel, age)
 

@@ -1,4 +1,4 @@
-"""Differential: our access decisions (restore.access) against what Samba does, on real files.
+"""Differential: our access decisions (restore.nt.access) against what Samba does, on real files.
 
 Security descriptors (hand-picked edge cases, then property-based ones from hypothesis) are set on
 a file and a folder in a scratch folder of the ``data`` share; every standing character then opens
@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from restore import access
-from restore.access import (
+from restore.nt import access
+from restore.nt.access import (
     DELETE,
     FILE_ADD_FILE,
     FILE_ALL_ACCESS,
@@ -46,7 +46,7 @@ from restore.access import (
     WRITE_DAC,
     WRITE_OWNER,
 )
-from restore.security import Ace, SecurityDescriptor, SecurityDescriptorError, parse_security_descriptor
+from restore.nt.descriptors import Ace, SecurityDescriptor, SecurityDescriptorError, parse_security_descriptor
 from tests.differential import CHARACTERS, CHECKS, FILE_CHECKS, SHARE, Lab, Sids, descriptor
 
 pytestmark = [pytest.mark.samba, pytest.mark.django_db]

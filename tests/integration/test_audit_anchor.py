@@ -1,5 +1,5 @@
 """The trail refuses UPDATE and DELETE in PostgreSQL itself (migration 0007), and its head is anchored
-outside the database (restore/anchor.py), so cutting off the newest records and rewinding the chain
+outside the database (restore/audit/anchor.py), so cutting off the newest records and rewinding the chain
 head is found by ``verify_audit --anchor``."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from restore import anchor, audit
+from restore.audit import anchor, verify
+from restore.audit import trail as audit
 from restore.models import AuditEvent
 
 from .audit_tamper import bypass_append_only_trigger
@@ -49,7 +50,7 @@ def test_the_database_refuses_to_change_or_delete_an_audit_row_with_raw_sql():
     assert "append-only (DELETE refused" in refused("DELETE FROM restore_auditevent WHERE id = %s", [event.id])
     assert "append-only (DELETE refused" in refused("DELETE FROM restore_auditevent")
     assert AuditEvent.objects.get(pk=event.id).path == "Documents\\f0.txt" and AuditEvent.objects.count() == 2
-    assert audit.verify_chain().ok
+    assert verify.verify_chain().ok
 
 
 def test_the_foreign_key_exception_cannot_be_used_to_change_a_row_or_point_it_at_someone_else():
@@ -71,7 +72,7 @@ def test_deleting_a_django_user_keeps_their_records_with_the_frozen_name_and_the
     kept = AuditEvent.objects.filter(pk__in=[e.pk for e in events])
     assert kept.count() == 3
     assert {(e.actor_id, e.actor_username) for e in kept} == {(None, "leaver")}
-    assert audit.verify_chain().ok
+    assert verify.verify_chain().ok
 
 
 # --- anchors --------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def test_newest_records_rewritten_with_a_fresh_chain_do_not_match_their_anchor(a
     raw("UPDATE restore_auditchainhead SET last_hash = %s WHERE id = 1", [events[1].hash])
     raw("SELECT setval(pg_get_serial_sequence('restore_auditevent', 'id'), %s)", [events[1].id])
     replaced = make_events(2)  # the same ids, other content, correctly chained
-    assert [e.id for e in replaced] == [e.id for e in events[2:]] and audit.verify_chain().ok
+    assert [e.id for e in replaced] == [e.id for e in events[2:]] and verify.verify_chain().ok
     with pytest.raises(CommandError, match=rf"record {events[-1].id} as number 4 .* another hash .*rewritten"):
         call_command("verify_audit", anchor=[str(anchor_file)])
 

@@ -5,7 +5,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from restore import audit
+from restore.audit import trail as audit
+from restore.audit import verify
 from restore.models import AuditEvent
 
 from .audit_tamper import bypass_append_only_trigger
@@ -22,7 +23,7 @@ def test_each_record_links_to_the_previous_hash():
     events = make_events(3)
     assert events[0].prev_hash == audit.GENESIS
     assert events[1].prev_hash == events[0].hash and events[2].prev_hash == events[1].hash
-    assert audit.verify_chain().ok and audit.verify_chain().checked == 3
+    assert verify.verify_chain().ok and verify.verify_chain().checked == 3
 
 
 def test_records_cannot_be_changed_or_deleted_through_the_application():
@@ -53,7 +54,7 @@ def test_verify_audit_reports_a_record_removed_from_the_middle():
     bypass_append_only_trigger()  # as the table's owner can (the trigger refuses otherwise)
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM restore_auditevent WHERE id = %s", [events[1].id])
-    report = audit.verify_chain()
+    report = verify.verify_chain()
     assert not report.ok and report.first_broken_id == events[2].id and "removed" in report.problem
 
 
@@ -62,5 +63,5 @@ def test_verify_audit_reports_records_removed_at_the_end():
     bypass_append_only_trigger()  # as the table's owner can (the trigger refuses otherwise)
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM restore_auditevent WHERE id = %s", [events[2].id])
-    report = audit.verify_chain()
+    report = verify.verify_chain()
     assert not report.ok and "end" in report.problem

@@ -20,7 +20,8 @@ from django.http import StreamingHttpResponse
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from restore import audit
+from restore.audit import trail as audit
+from restore.audit import verify
 from restore.models import AuditEvent
 from tests.conftest import basic_auth
 from tests.integration.audit_tamper import bypass_append_only_trigger
@@ -106,7 +107,7 @@ def test_acting_for_start_and_end_are_recorded_with_ticket_and_reason(signed_in,
 def test_admin_changes_are_configuration_changes_in_the_trail(auditor):
     root = get_user_model().objects.create_superuser("localadmin", "admin@example.test", "Emergency-Pass-123")
     admin = Client()
-    admin.force_login(root, backend="restore.auth_backends.EmergencyAdminBackend")
+    admin.force_login(root, backend="restore.accounts.backends.EmergencyAdminBackend")
     assert admin.post("/admin/auth/group/add/", {"name": "Restore Approvers"}).status_code == 302
     from django.contrib.auth.models import Group
 
@@ -131,7 +132,7 @@ def test_a_configuration_change_and_its_record_share_one_transaction(auditor):
         LogEntry.objects.log_actions(root.pk, [group], ADDITION, single_object=True)
         assert AuditEvent.objects.count() == before + 1
         raise RuntimeError("the admin's save failed after logging")
-    assert AuditEvent.objects.count() == before and audit.verify_chain().ok
+    assert AuditEvent.objects.count() == before and verify.verify_chain().ok
 
 
 # --- who may read it ------------------------------------------------------------------------------
@@ -171,12 +172,12 @@ def test_the_trail_cannot_be_changed_through_the_api_the_pages_or_the_admin(audi
     assert auditor.post("/audit/").status_code == 405
     root = get_user_model().objects.create_superuser("localadmin", "admin@example.test", "Emergency-Pass-123")
     admin = Client()
-    admin.force_login(root, backend="restore.auth_backends.EmergencyAdminBackend")
+    admin.force_login(root, backend="restore.accounts.backends.EmergencyAdminBackend")
     assert admin.get(f"/admin/restore/auditevent/{event.pk}/change/").status_code == 200  # may look
     assert admin.post(f"/admin/restore/auditevent/{event.pk}/change/", {"path": "x"}).status_code == 403
     assert admin.post(f"/admin/restore/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin.get("/admin/restore/auditevent/add/").status_code == 403
-    assert AuditEvent.objects.get(pk=event.pk).path == "Documents" and audit.verify_chain().ok
+    assert AuditEvent.objects.get(pk=event.pk).path == "Documents" and verify.verify_chain().ok
 
 
 # --- filters, pages, exports ----------------------------------------------------------------------
@@ -310,7 +311,7 @@ def test_verify_audit_reports_a_record_inserted_with_a_forged_hash(auditor):
             " request_id, action, root, path, snapshot, result, details, prev_hash, hash) VALUES"
             " (now(), 'alice', '', '', '', 'user', 'x', 'list', 'data', 'x', '', 'ok', '{}', %s, %s)",
             [events[-1].hash, "f" * 64])
-    report = audit.verify_chain()
+    report = verify.verify_chain()
     assert not report.ok and report.first_broken_id > events[-1].id
 
 

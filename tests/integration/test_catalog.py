@@ -18,21 +18,18 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from restore import identity, previous_versions as pv, smb
-from restore.access import FILE_ALL_ACCESS
-from restore.catalog import build, lookup, sources
+from restore import smb
+from restore.accounts import identity
+from restore.catalog import build, sources
 from restore.models import AuditEvent
 from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogSource, CatalogVersion, SnapshotState
-from restore.paths import Unc
-from restore.security import (
-    ACCESS_ALLOWED_ACE_TYPE,
-    CONTAINER_INHERIT_ACE,
-    OBJECT_INHERIT_ACE,
-    Ace,
-    SecurityDescriptor,
-    build_security_descriptor,
-    parse_security_descriptor,
-)
+from restore.nt.access import FILE_ALL_ACCESS
+from restore.nt.constants import ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
+from restore.versions import browse as pv
+from restore.versions import catalogued as lookup
+from restore.versions import roots
+from restore.versions.paths import Unc
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -221,13 +218,13 @@ def test_the_timeline_and_snapshot_listings_are_the_same_with_and_without_the_ca
         for f in files:
             try:
                 out[f] = pv.versions(view.token, root, f)
-            except pv.NotFound:
+            except roots.NotFound:
                 out[f] = "not found"
         for snapshot in pv.snapshots(root):
             for folder in folders:
                 try:
                     out[(folder, snapshot.token)] = pv.list_entries(view.token, root, folder, snapshot)
-                except pv.NotFound:
+                except roots.NotFound:
                     out[(folder, snapshot.token)] = "not found"
         return out
 
@@ -458,7 +455,7 @@ def test_the_catalog_of_a_snapshot_answers_the_timeline_lookup_for_covered_snaps
 
 
 def test_the_scheduled_refresh_registers_the_configured_shares_and_queues_their_builds(monkeypatch):
-    from restore import catalog_tasks
+    from restore.catalog import tasks as catalog_tasks
 
     queued = []
     monkeypatch.setattr(catalog_tasks.build_catalog, "delay", queued.append)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from restore import containers, smb
-from restore.access import can_read_file
-from restore.directory import Directory
-from restore.identity import token_for
-from restore.security import parse_security_descriptor
+from restore import smb
+from restore.accounts.identity import token_for
+from restore.directory.ldap import Directory
+from restore.nt.access import can_read_file
+from restore.nt.descriptors import parse_security_descriptor
 from restore.smb import randomaccess
+from restore.versions import containers
+from restore.versions.containers import remote
 
 pytestmark = [pytest.mark.samba, pytest.mark.containers]
 
@@ -116,7 +118,7 @@ def test_a_differencing_container_finds_its_parent_in_the_same_snapshot(svc):
     first, second, _ = oldest_three(svc, path)
     texts = ("carol's notes, edited in this session\n", "carol's notes, second session\n")
     for at, text in zip((first.at, second.at), texts):
-        parent = randomaccess.sibling_opener(svc, SHARE, path, at)
+        parent = remote.sibling_opener(svc, SHARE, path, at)
         with randomaccess.open_file(svc, SHARE, path, at) as fh, \
                 containers.open_container(fh, name=path, open_parent=parent) as c:
             assert c.read("Profile\\Documents\\carol-notes.txt").decode() == text
@@ -125,7 +127,7 @@ def test_a_differencing_container_finds_its_parent_in_the_same_snapshot(svc):
 
 def test_the_sibling_opener_stays_in_the_share_and_says_when_a_parent_is_missing(svc):
     path = profile_of(svc, "carol", "RW.vhdx")
-    opener = randomaccess.sibling_opener(svc, SHARE, path, oldest_three(svc, path)[0].at)
+    opener = remote.sibling_opener(svc, SHARE, path, oldest_three(svc, path)[0].at)
     with pytest.raises(ValueError, match="outside the share"):
         opener("..\\..\\Profile_carol.vhdx")
     with pytest.raises(ValueError):

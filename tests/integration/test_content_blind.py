@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from restore.models import ActingFor, AuditEvent, Identity, Role, RestoreItem, RestoreJob
+from restore.models import ActingFor, AuditEvent, Identity, RestoreItem, RestoreJob, Role
 from tests.conftest import basic_auth
 
 from .test_related import generation

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from restore import smb
-from restore.directory import Directory, InvalidCredentials
+from restore.directory.ldap import Directory, InvalidCredentials
 
 pytestmark = pytest.mark.samba
 
@@ -41,7 +41,7 @@ def test_the_domain_sid_comes_from_the_rootdse_naming_context(testenv):
 
 
 def test_without_a_user_group_setting_every_domain_user_is_a_portal_user(testenv, settings):
-    from restore.identity import role_group_sids
+    from restore.accounts.identity import role_group_sids
     from restore.models import Role
 
     settings.ROLE_USER_GROUP = ""

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core import mail
 from django.test import Client
 
-from restore import helpdesk
-from restore.access import Token
+from restore.helpdesk import people as helpdesk
 from restore.models import ActingFor, AuditEvent
+from restore.nt.access import Token
 from tests.conftest import basic_auth
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
@@ -324,31 +323,6 @@ def test_another_person_cannot_use_a_members_acting_for_id(testenv, helpdesk1):
     for header in (acting["id"], "not-a-uuid"):
         response = Client().get("/api/v1/roots/data/entries", {"path": "Documents"}, HTTP_X_ACT_FOR=header, **bob)
         assert response.status_code == 403 and b"alice" not in response.content
-
-
-def test_the_user_is_mailed_when_the_helpdesk_restored_for_them(helpdesk1):
-    acting = ActingFor.objects.get(pk=act_for(helpdesk1).json()["id"])
-    summary = helpdesk.RestoredFor(target=acting.target, actor_name="Helen Desk (helpdesk1)", ticket=acting.ticket,
-                                   reason=acting.reason, items=("data: Documents\\notes.txt",), outcome="Done")
-    assert helpdesk.notify_restored_for(summary) is True
-    (message,) = mail.outbox
-    assert message.to == ["alice@corp.example.test"]
-    assert "INC0012345" in message.subject and "Helen Desk (helpdesk1)" in message.body
-    assert "Documents\\notes.txt" in message.body and START["reason"] in message.body
-
-
-def test_a_restore_job_run_by_the_helpdesk_mails_its_owner_and_ones_own_do_not(helpdesk1, alice):
-    from restore.models import RestoreJob
-
-    acting = ActingFor.objects.get(pk=act_for(helpdesk1).json()["id"])
-    job = RestoreJob.objects.create(owner=acting.target, owner_username="alice", requested_by=acting.actor,
-                                    requested_by_username="helpdesk1", role="helpdesk", ticket=acting.ticket,
-                                    reason=acting.reason, mode="alongside", conflict="rename", state="done")
-    assert helpdesk.notify_restored_for(job) is True and mail.outbox[0].to == ["alice@corp.example.test"]
-    own = RestoreJob.objects.create(owner=acting.target, owner_username="alice", requested_by=acting.target,
-                                    requested_by_username="alice", role="user", mode="alongside",
-                                    conflict="rename", state="done")
-    assert helpdesk.notify_restored_for(own) is False and len(mail.outbox) == 1
 
 
 # --- pure rules --------------------------------------------------------------------------------------

@@ -17,18 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from restore import related, smb
-from restore.identity import roots_of, token_of
+from restore import smb
+from restore.accounts.identity import roots_of, token_of
 from restore.models import AuditEvent, Identity, RelatedRule
-from restore.security import (
-    INHERITED_ACE,
-    SE_DACL_PRESENT,
-    SE_DACL_PROTECTED,
-    SE_SELF_RELATIVE,
-    SecurityDescriptor,
-    build_security_descriptor,
-    parse_security_descriptor,
-)
+from restore.nt.constants import INHERITED_ACE, SE_DACL_PRESENT, SE_DACL_PROTECTED, SE_SELF_RELATIVE
+from restore.nt.descriptors import SecurityDescriptor, build_security_descriptor, parse_security_descriptor
+from restore.related import bundles
+from restore.related import rules as related
+from restore.versions.roots import NotFound
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -123,7 +119,7 @@ def stream_bytes(p: Path, name: str) -> bytes:
     return os.getxattr(p, f"user.DosStream.{name}:$DATA").rstrip(b"\0")
 
 
-def assert_from_snapshot(testenv, svc, root: str, item: related.Item, snapshot: smb.Snapshot | None):
+def assert_from_snapshot(testenv, svc, root: str, item: bundles.Item, snapshot: smb.Snapshot | None):
     """The item is the one in that snapshot: its size and time are that snapshot's, and reading it at
     that snapshot over SMB gives that snapshot's bytes on disk."""
     disk = on_disk(testenv, root, item.path, snapshot)
@@ -162,7 +158,7 @@ def test_built_in_rule_pulls_its_files_all_from_the_chosen_snapshot(testenv, svc
     for key in case.pulled:  # the fixture holds what the rule should find, in that snapshot
         assert on_disk(testenv, case.root, key.split(":")[0], snapshot).exists(), key
 
-    found = related.bundle(token, roots[case.root], case.path.replace("/", "\\"), snapshot)
+    found = bundles.bundle(token, roots[case.root], case.path.replace("/", "\\"), snapshot)
 
     assert found.at == snapshot
     assert keys(found.related, case.rule) == set(case.pulled)
@@ -179,7 +175,7 @@ def test_live_wal_differs_yet_the_bundle_holds_the_snapshots_wal(testenv, svc, a
     live, then = on_disk(testenv, "profile", wal, None), on_disk(testenv, "profile", wal, t3)
     assert sha(live.read_bytes()) != sha(then.read_bytes())  # the fixture's live WAL moved on after T3
 
-    found = related.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"), t3)
+    found = bundles.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"), t3)
 
     (item,) = [i for i in found.related if i.key == wal]
     assert item.rule == "sqlite-journal" and item.included
@@ -193,7 +189,7 @@ def test_each_snapshot_gives_its_own_versions_of_the_set(testenv, alice_subject)
     token, roots = alice_subject
     path = f"{SIG}/Work.htm".replace("/", "\\")
     t2, t3 = (generation(testenv, "profile", n) for n in (T2, T3))
-    at_t2, at_t3 = (related.bundle(token, roots["profile"], path, s) for s in (t2, t3))
+    at_t2, at_t3 = (bundles.bundle(token, roots["profile"], path, s) for s in (t2, t3))
     assert at_t2.item.last_write == mtime(on_disk(testenv, "profile", path, t2))
     assert at_t3.item.last_write == mtime(on_disk(testenv, "profile", path, t3))
     assert at_t2.item.last_write != at_t3.item.last_write
@@ -202,7 +198,7 @@ def test_each_snapshot_gives_its_own_versions_of_the_set(testenv, alice_subject)
 
 def test_a_live_bundle_reads_the_live_files(testenv, svc, alice_subject):
     token, roots = alice_subject
-    found = related.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"), None)
+    found = bundles.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"), None)
     assert found.at is None
     for item in (found.item, *found.related):
         assert_from_snapshot(testenv, svc, "profile", item, None)
@@ -211,7 +207,7 @@ def test_a_live_bundle_reads_the_live_files(testenv, svc, alice_subject):
 def test_alternate_data_streams_of_every_file_in_the_bundle_are_listed(testenv, alice_subject):
     token, roots = alice_subject
     t1 = generation(testenv, "data", T1)
-    found = related.bundle(token, roots["data"], "Documents\\setup.pdf", t1)
+    found = bundles.bundle(token, roots["data"], "Documents\\setup.pdf", t1)
     (stream,) = [i for i in found.related if i.kind == "stream"]
     assert (stream.path, stream.stream, stream.rule) == ("Documents\\setup.pdf", "Zone.Identifier", "alternate-data-streams")
     assert stream.key == "Documents/setup.pdf:Zone.Identifier" and stream.included
@@ -221,9 +217,9 @@ def test_alternate_data_streams_of_every_file_in_the_bundle_are_listed(testenv, 
 def test_a_pulled_folder_is_one_item_and_never_the_folder_of_the_chosen_file(testenv, alice_subject):
     token, roots = alice_subject
     t1 = generation(testenv, "profile", T1)
-    in_snippets = related.bundle(token, roots["profile"], f"{CODE}/snippets/python.json".replace("/", "\\"), t1)
+    in_snippets = bundles.bundle(token, roots["profile"], f"{CODE}/snippets/python.json".replace("/", "\\"), t1)
     assert keys(in_snippets.related, "vscode-user-settings") == {f"{CODE}/settings.json", f"{CODE}/keybindings.json"}
-    signature = related.bundle(token, roots["profile"], f"{SIG}/Work.txt".replace("/", "\\"), t1)
+    signature = bundles.bundle(token, roots["profile"], f"{SIG}/Work.txt".replace("/", "\\"), t1)
     assert f"{SIG}/Work_files" in keys(signature.related)
     assert not any(k.startswith(f"{SIG}/Work_files/") for k in keys(signature.related))
 
@@ -241,7 +237,7 @@ def test_each_folder_is_listed_once_and_permissions_are_read_in_one_pipeline_per
 
         monkeypatch.setattr(smb.Client, method, spy)
 
-    found = related.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"),
+    found = bundles.bundle(token, roots["profile"], f"{FF}/places.sqlite".replace("/", "\\"),
                            generation(testenv, "profile", T2))
 
     assert len(found.related) >= 5  # favicons and its WAL, prefs.js, places' WAL and SHM
@@ -254,7 +250,7 @@ def test_each_folder_is_listed_once_and_permissions_are_read_in_one_pipeline_per
 
 def test_names_match_whatever_their_case(alice_subject):
     token, roots = alice_subject
-    found = related.bundle(token, roots["data"], "documents\\gis\\PARCELS.SHP", None)
+    found = bundles.bundle(token, roots["data"], "documents\\gis\\PARCELS.SHP", None)
     # the folders as the person spelled them (any case opens them), the names as the server has them
     assert {i.path for i in found.related if i.rule == "shapefile"} == {
         f"documents\\gis\\parcels.{e}" for e in ("shx", "dbf", "prj", "cpg")}
@@ -262,17 +258,17 @@ def test_names_match_whatever_their_case(alice_subject):
 
 def test_a_folder_bundle_is_the_folder_alone(alice_subject):
     token, roots = alice_subject
-    found = related.bundle(token, roots["data"], "Documents\\GIS", None)
+    found = bundles.bundle(token, roots["data"], "Documents\\GIS", None)
     assert found.item.kind == "folder" and found.related == ()
 
 
 def test_the_chosen_file_must_be_visible(testenv, alice_subject, settings):
     token, roots = alice_subject
-    with pytest.raises(related.pv.NotFound):
-        related.bundle(token, roots["data"], "Documents\\no-such.sqlite", None)
-    with pytest.raises(related.pv.NotFound):  # readable by alice in the older snapshots only
-        related.bundle(token, roots["data"], "Documents\\Archive\\handover.docx", None)
-    assert related.bundle(token, roots["data"], "Documents\\Archive\\handover.docx",
+    with pytest.raises(NotFound):
+        bundles.bundle(token, roots["data"], "Documents\\no-such.sqlite", None)
+    with pytest.raises(NotFound):  # readable by alice in the older snapshots only
+        bundles.bundle(token, roots["data"], "Documents\\Archive\\handover.docx", None)
+    assert bundles.bundle(token, roots["data"], "Documents\\Archive\\handover.docx",
                           generation(testenv, "data", T1)).item.kind == "file"
 
 
@@ -321,14 +317,14 @@ def test_a_related_file_alice_cannot_read_is_listed_as_skipped_with_the_reason(t
     with pytest.raises(smb.AccessDenied):  # Samba agrees: alice may not read it
         alice_smb.try_open("data", f"{folder}\\db.sqlite-wal", 0x120089)
 
-    found = related.bundle(token, roots["data"], f"{scratch}\\db.sqlite", None)
+    found = bundles.bundle(token, roots["data"], f"{scratch}\\db.sqlite", None)
 
     by_key = {i.key: i for i in found.related}
     assert set(by_key) == {f"{scratch}/db.sqlite-journal", f"{scratch}/db.sqlite-wal"}  # no -shm: absent
     assert by_key[f"{scratch}/db.sqlite-journal"].included
     wal = by_key[f"{scratch}/db.sqlite-wal"]
     assert not wal.included and wal.skip_reason == "you cannot read it in this snapshot"
-    assert [i.key for i in related.selected(found, set())] == [found.item.key, f"{scratch}/db.sqlite-journal"]
+    assert [i.key for i in found.included] == [f"{scratch}/db.sqlite-journal"]
 
     page = alice.get("/roots/data/related", {"path": f"{scratch}/db.sqlite"}).content.decode()
     wal_item = page.split(f"{scratch}\\db.sqlite-wal")[1].split("</li>")[0]
@@ -344,7 +340,7 @@ def test_a_wildcard_match_alice_cannot_read_is_not_even_named(svc, alice_subject
     logs = related.parse_rule({"name": "logs", "application": "Test", "reason": "Logs go with it.",
                                "match": f"{scratch}/main.txt", "siblings": ["*.log"]}, "test")
 
-    found = related.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs])
+    found = bundles.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs])
 
     assert keys(found.related) == {f"{scratch}/open.log"}
 
@@ -355,10 +351,10 @@ def test_a_bundle_stops_growing_at_its_limit_and_says_so(svc, alice_subject, scr
         _write(svc, f"alice\\{scratch}\\{name}", name.encode())
     logs = related.parse_rule({"name": "logs", "application": "Test", "reason": "Logs go with it.",
                                "match": "**/main.txt", "siblings": ["*.log"]}, "test")
-    assert not related.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs]).truncated
-    monkeypatch.setattr(related, "MAX_RELATED", 2)
+    assert not bundles.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs]).truncated
+    monkeypatch.setattr(bundles, "MAX_RELATED", 2)
 
-    found = related.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs])
+    found = bundles.bundle(token, roots["data"], f"{scratch}\\main.txt", None, rules=[logs])
 
     assert found.truncated and len(found.related) == 2
 
@@ -436,14 +432,6 @@ def test_timeline_page_loads_the_related_files_of_any_snapshot_with_htmx(testenv
     assert f'<option value="{generation(testenv, "profile", T3).token}">' in html
 
 
-def test_selected_drops_what_was_unticked_with_its_streams(testenv, alice_subject):
-    token, roots = alice_subject
-    found = related.bundle(token, roots["data"], "Documents\\ledger.sqlite", generation(testenv, "data", T2))
-    chosen = related.selected(found, {"Documents\\LEDGER.sqlite-shm"})
-    assert [i.key for i in chosen] == ["Documents/ledger.sqlite"] + sorted(
-        k for k in keys(found.related) if k != "Documents/ledger.sqlite-shm")
-
-
 # --- rules from the administrators ---------------------------------------------------------------
 
 
@@ -453,7 +441,7 @@ def test_a_rule_file_overrides_a_built_in_by_name(testenv, alice_subject, settin
     rules.write_text('[[rule]]\nname = "photo-sidecars"\napplication = "Darktable"\nroot = "data"\n'
                      'match = "**/*.jpg"\nsidecars = ["xmp"]\nreason = "Darktable keeps edits in the .xmp."\n')
     settings.RELATED_RULES_FILE = str(rules)
-    found = related.bundle(token, roots["data"], "Pictures\\IMG_0001.jpg", generation(testenv, "data", T1))
+    found = bundles.bundle(token, roots["data"], "Pictures\\IMG_0001.jpg", generation(testenv, "data", T1))
     photo = [i for i in found.related if i.rule == "photo-sidecars"]
     assert [(i.key, i.application, i.reason) for i in photo] == [
         ("Pictures/IMG_0001.xmp", "Darktable", "Darktable keeps edits in the .xmp.")]
@@ -492,7 +480,7 @@ def test_an_administrator_adds_a_rule_in_the_admin_and_bundles_use_it(admin_clie
     assert RelatedRule.objects.filter(name="notes-with-minutes").exists()
     change = AuditEvent.objects.get(action="config_change", actor_username="portal-admin")
     assert (change.details["model"], change.details["object"]) == ("restore.relatedrule", "notes-with-minutes")
-    found = related.bundle(token, roots["data"], "Documents\\notes.txt", None)
+    found = bundles.bundle(token, roots["data"], "Documents\\notes.txt", None)
     (minutes,) = [i for i in found.related if i.rule == "notes-with-minutes"]
     assert (minutes.key, minutes.reason, minutes.included) == (
         "Documents/meeting-minutes.txt", "The minutes say what the notes are about.", True)
@@ -509,5 +497,5 @@ def test_the_admin_refuses_an_invalid_rule_and_says_why(admin_client):
 def test_an_administrator_switches_a_built_in_rule_off(alice_subject):
     token, roots = alice_subject
     RelatedRule.objects.create(name="folder-desktop-ini", enabled=False)
-    found = related.bundle(token, roots["data"], "Desktop\\todo.txt", None)
+    found = bundles.bundle(token, roots["data"], "Desktop\\todo.txt", None)
     assert "Desktop/desktop.ini" not in keys(found.related)

@@ -15,8 +15,9 @@ from datetime import timedelta
 
 import pytest
 
-from restore import copying, smb
+from restore import smb
 from restore.models import JobState, Phase, RestoreJob
+from restore.restores import runner as copying
 
 from .scratch import SHARE, ScratchArea, give_root
 

@@ -16,9 +16,9 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from restore import copying, smb
 from restore.models import AuditEvent, JobState, Phase, RestoreJob
-from restore.security import parse_security_descriptor
+from restore.nt.descriptors import parse_security_descriptor
+from restore.restores import runner as copying
 
 from .scratch import SHARE, ScratchArea, give_root
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from restore import copying
 from restore.models import RestoreJob
+from restore.restores import runner as copying
 
 from .test_related import generation, on_disk
 from .test_restore_related import cleanup, top_of  # noqa: F401  (cleanup is a fixture)

@@ -11,8 +11,9 @@ import shutil
 
 import pytest
 
-from restore import copying, smb
+from restore import smb
 from restore.models import JobState, Phase, RestoreJob
+from restore.restores import runner as copying
 
 from .test_related import CASES, FF, FOLDER_OF, SHARE_OF, T3, generation, on_disk, sha, stream_bytes
 

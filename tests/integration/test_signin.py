@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from restore.access import network_logon_sids
 from restore.models import AuditEvent, Identity
+from restore.nt.access import network_logon_sids
 from tests.conftest import basic_auth
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
@@ -48,7 +48,7 @@ def dc_token_groups(testenv, username) -> set[str]:
     out = ldap_search(testenv, username, dn, "base", ["tokenGroups"])
     import base64
 
-    from restore.directory import sid_to_str
+    from restore.directory.ldap import sid_to_str
 
     return {sid_to_str(base64.b64decode(v)) for v in re.findall(r"^tokenGroups:: (\S+)$", out, re.M)}
 
@@ -87,7 +87,7 @@ def test_stored_token_equals_token_groups_reported_by_the_dc(testenv, sign_in, u
                                 ["objectSid"])
     import base64
 
-    from restore.directory import sid_to_str
+    from restore.directory.ldap import sid_to_str
 
     assert ident.sid == sid_to_str(base64.b64decode(re.search(r"^objectSid:: (\S+)$", user_sid_line, re.M)[1]))
     stored = set(ident.token_sids)

@@ -17,10 +17,10 @@ import pytest
 
 from restore import smb
 from restore.catalog import build, sources
-from restore.paths import Unc
-from restore.security import Ace, SecurityDescriptor, build_security_descriptor
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
 from restore.smb import client as smb_client
 from restore.smb import wire
+from restore.versions.paths import Unc
 
 from .scratch import DACL_AND_OWNER, FULL, READ, SERVER, SHARE, ScratchArea, give_root
 

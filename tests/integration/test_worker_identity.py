@@ -1,4 +1,4 @@
-"""The worker re-reads the owner's groups from AD when a job starts (restore/copying.py current_token):
+"""The worker re-reads the owner's groups from AD when a job starts (restore/restores/runner.py current_token):
 a person taken out of the group that granted a file cannot restore it through a job queued before,
 and when AD cannot be reached a token older than IDENTITY_REFRESH_SECONDS is not used.
 
@@ -15,8 +15,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from restore import copying, tasks
 from restore.models import Identity, JobState, Phase, RestoreJob
+from restore.restores import runner as copying
+from restore.restores import tasks
 
 from .scratch import READ, ScratchArea
 from .test_restore_jobs import alice  # noqa: F401  (fixture: alice signed in, this module's area her root)
@@ -36,7 +37,7 @@ def samba_tool(testenv, *args: str) -> None:
 @pytest.fixture(scope="module")
 def group(testenv):
     """A group of this module's own: (name, SID)."""
-    from restore.directory import Directory
+    from restore.directory.ldap import Directory
 
     name = f"h4-restore-{uuid.uuid4().hex[:8]}"
     samba_tool(testenv, "group", "add", name)

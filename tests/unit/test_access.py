@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from restore.access import (
+from restore.nt.access import (
     AUTHENTICATED_USERS,
     DELETE,
     DENY_ONLY_SIDS,
@@ -41,18 +41,10 @@ from restore.access import (
     can_delete,
     can_list_folder,
     can_read_file,
-    can_replace,
     network_logon_sids,
 )
-from restore.security import (
-    OBJECT_ACE_TYPES,
-    SE_DACL_PRESENT,
-    SE_SELF_RELATIVE,
-    Ace,
-    SecurityDescriptor,
-    build_security_descriptor,
-    parse_security_descriptor,
-)
+from restore.nt.constants import OBJECT_ACE_TYPES, SE_DACL_PRESENT, SE_SELF_RELATIVE
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
 
 DOMAIN = "S-1-5-21-1004336348-1177238915-682003330"
 ALICE, BOB, CAROL = f"{DOMAIN}-1104", f"{DOMAIN}-1105", f"{DOMAIN}-1106"
@@ -325,12 +317,6 @@ def test_creating_files_and_folders_needs_the_folders_add_rights():
     folder = sd(allow(ALICE, FILE_ADD_FILE), allow(BOB, FILE_ADD_SUBDIRECTORY))
     assert can_create_file_in(folder, alice) and not can_create_folder_in(folder, alice)
     assert can_create_folder_in(folder, bob) and not can_create_file_in(folder, bob)
-
-
-def test_replacing_needs_write_and_delete_on_the_file():
-    assert can_replace(sd(allow(ALICE, FILE_WRITE_DATA | DELETE)), alice)
-    assert not can_replace(sd(allow(ALICE, FILE_WRITE_DATA)), alice)
-    assert not can_replace(sd(allow(ALICE, DELETE)), alice)
 
 
 def test_deleting_needs_delete_on_the_file_or_delete_child_on_its_folder():

@@ -2,9 +2,10 @@
 
 import hashlib
 
-from restore.access import FILE_ALL_ACCESS, Token
 from restore.catalog import search
-from restore.security import ACCESS_ALLOWED_ACE_TYPE, Ace, SecurityDescriptor, build_security_descriptor
+from restore.nt.access import FILE_ALL_ACCESS, Token
+from restore.nt.constants import ACCESS_ALLOWED_ACE_TYPE
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
 
 ALICE = Token("S-1-5-21-1-2-3-1104", frozenset({"S-1-5-21-1-2-3-513", "S-1-1-0"}))
 BOB = Token("S-1-5-21-1-2-3-1105", frozenset({"S-1-5-21-1-2-3-513", "S-1-1-0"}))

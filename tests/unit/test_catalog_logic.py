@@ -14,9 +14,9 @@ from restore.catalog.logic import (
     group_versions,
     listing_digest,
     parse_query,
-    path_key,
     present,
 )
+from restore.versions.paths import path_key
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from restore import containers
-from restore.access import Token, can_read_file, network_logon_sids
-from restore.paths import PathError
-from restore.security import parse_security_descriptor
+from restore.nt.access import Token, can_read_file, network_logon_sids
+from restore.nt.descriptors import parse_security_descriptor
+from restore.versions import containers
+from restore.versions.paths import PathError
 
 pytestmark = [pytest.mark.containers]
 

@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from restore.diff import TextDiff, _fill, decode_text
+from restore.versions.diff import TextDiff, _fill, decode_text
 
 
 @pytest.mark.parametrize("data, text", [

@@ -1,6 +1,6 @@
 import pytest
 
-from restore.paths import PathError, normalize, parse_unc
+from restore.versions.paths import PathError, normalize, parse_unc
 
 REJECTED = {
     "..": "not accepted",

@@ -3,14 +3,12 @@ and choosing what to restore (no file server here: see tests/integration/test_re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 
-from restore import related
-from restore.identity import Root
+from restore.admin import RelatedRuleForm
 from restore.models import RelatedRule
+from restore.related import rules as related
 
 BASE = {"name": "my-rule", "application": "App", "reason": "They belong together.", "match": "**/*.x",
         "siblings": ["{name}.y"]}
@@ -223,38 +221,12 @@ def test_an_admin_rule_reads_like_a_rule_file_table_and_is_validated():
     assert [(p.pattern, p.folder, p.from_anchor) for p in parsed.pulls] == [
         ("{stem}.bak", False, False), ("{stem}.old", False, False), ("settings.json", False, True),
         ("snippets", True, True)]
-    row.full_clean(exclude=["name"])  # valid (the name's uniqueness would need the database)
-    row.siblings = "{oops}"
-    with pytest.raises(ValidationError, match="vscode-insiders.*unknown placeholder"):
-        row.clean()
-
-
-# --- choosing what to restore ----------------------------------------------------------------------
-
-
-def item(path: str, kind: str = "file", stream: str = "", included: bool = True) -> related.Item:
-    return related.Item(path=path, kind=kind, stream=stream, size=1, last_write=datetime(2026, 1, 1, tzinfo=UTC),
-                        rule="r" if path != "db.sqlite" else "", included=included,
-                        skip_reason="" if included else related.SKIP_UNREADABLE)
-
-
-BUNDLE = related.Bundle(
-    root=Root("data", "data", "\\\\fs\\data\\alice"), at=None, item=item("db.sqlite"),
-    related=(item("db.sqlite", "stream", "Zone.Identifier"), item("db.sqlite-shm"), item("db.sqlite-wal"),
-             item("db.sqlite-wal", "stream", "Zone.Identifier"), item("sub\\db.sqlite-journal", included=False)),
-)
-
-
-def test_selected_is_the_chosen_item_and_every_included_item_not_unticked():
-    assert [i.key for i in related.selected(BUNDLE, set())] == [
-        "db.sqlite", "db.sqlite:Zone.Identifier", "db.sqlite-shm", "db.sqlite-wal", "db.sqlite-wal:Zone.Identifier"]
-
-
-def test_unticking_a_file_drops_its_streams_and_keys_compare_like_windows_paths():
-    chosen = related.selected(BUNDLE, {"DB.SQLITE-WAL", "db.sqlite:zone.identifier"})
-    assert [i.key for i in chosen] == ["db.sqlite", "db.sqlite-shm"]
-
-
-def test_a_skipped_item_is_never_selected():
-    assert "sub/db.sqlite-journal" not in [i.key for i in related.selected(BUNDLE, set())]
-    assert BUNDLE.related[-1].key == "sub/db.sqlite-journal"  # keys use '/', as in the API
+    fields = {f.name: getattr(row, f.name) for f in RelatedRule._meta.concrete_fields
+              if f.name not in ("id", "updated_at")}
+    form = RelatedRuleForm(data=fields)
+    form.validate_unique = lambda: None  # the name's uniqueness would need the database
+    assert form.is_valid(), form.errors
+    form = RelatedRuleForm(data={**fields, "siblings": "{oops}"})
+    form.validate_unique = lambda: None
+    assert not form.is_valid()
+    assert "unknown placeholder" in str(form.errors) and "vscode-insiders" in str(form.errors)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from restore.security import (
+from restore.nt.constants import (
     ACCESS_ALLOWED_ACE_TYPE,
     ACCESS_DENIED_ACE_TYPE,
     ACCESS_DENIED_CALLBACK_ACE_TYPE,
@@ -17,6 +17,8 @@ from restore.security import (
     SE_DACL_PROTECTED,
     SE_SACL_PRESENT,
     SE_SELF_RELATIVE,
+)
+from restore.nt.descriptors import (
     Ace,
     SecurityDescriptor,
     SecurityDescriptorError,

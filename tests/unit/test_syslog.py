@@ -1,4 +1,4 @@
-"""RFC 5424 formatting of audit records and their transport to a real socket (restore/syslog.py)."""
+"""RFC 5424 formatting of audit records and their transport to a real socket (restore/audit/syslog.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from restore import syslog
+from restore.audit import syslog
 
 # RFC 5424 section 6: HEADER SP STRUCTURED-DATA [SP MSG], MSG starting with the UTF-8 BOM.
 MESSAGE = re.compile(

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from restore import anchor
-from restore.audit import verify_chain
+from restore.audit import anchor
+from restore.audit.verify import verify_chain
 
 
 class Command(BaseCommand):
