@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection, transaction
+
 from restore.audit import anchor
 from restore.audit.trail import GENESIS, hash_matches
 from restore.models import AuditChainHead, AuditEvent
@@ -25,7 +27,21 @@ class ChainReport:
 
 def verify_chain(anchors: list[anchor.Anchor] = ()) -> ChainReport:
     """Walk the whole chain in order; report the first record whose link or content is wrong, and
-    the first anchor (restore/audit/anchor.py) the chain no longer holds at its anchored position."""
+    the first anchor (restore/audit/anchor.py) the chain no longer holds at its anchored position.
+
+    The records and the chain head are read from one snapshot of the database (REPEATABLE READ on
+    PostgreSQL; a SQLite transaction is one already), so records written while the walk runs
+    cannot make the head look ahead of the last record read."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return _walk(anchors)
+    with transaction.atomic():
+        return _walk(anchors)
+
+
+def _walk(anchors) -> ChainReport:
     pending = sorted(anchors, key=lambda a: (a.last_id, a.count))
     prev, checked, last_id, next_anchor = GENESIS, 0, None, 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
