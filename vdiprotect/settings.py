@@ -219,9 +219,11 @@ SMB_BACKUP_INTENT = env.bool("SMB_BACKUP_INTENT", default=True)
 SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
 DIFF_MAX_BYTES = env.int("DIFF_MAX_BYTES", default=2 * 1024 * 1024)  # larger files are not compared
 DIFF_MAX_LINES = env.int("DIFF_MAX_LINES", default=5000)  # lines of a diff shown
+CONTAINER_CACHE_SIZE = env.int("CONTAINER_CACHE_SIZE", default=16)  # profile containers kept open per process
 
 # Each user's roots: kind=UNC template pairs, separated by ';'. Placeholders:
-# %USERNAME% (sAMAccountName), %USERDOMAIN% (NetBIOS domain). AD attributes
+# %USERNAME% (sAMAccountName), %USERDOMAIN% (NetBIOS domain), %SID% (the person's SID). Kinds
+# profile-container / office-container name FSLogix containers (docs/containers.md). AD attributes
 # profilePath / homeDirectory are used too when ROOTS_FROM_AD is on.
 USER_ROOTS = env.str("USER_ROOTS", default="")
 ROOTS_FROM_AD = env.bool("ROOTS_FROM_AD", default=True)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from restore.directory.ldap import Directory, DirectoryError, DirectoryUser
 from restore.models import Identity, Role
 from restore.nt.access import Token, network_logon_sids
+from restore.versions.container_roots import fslogix_template
 from restore.versions.paths import PathError, parse_unc
 from restore.versions.roots import Root, root_templates
 
@@ -105,8 +106,10 @@ def allowed_servers() -> set[str]:
 
 def roots_for(person: DirectoryUser) -> list[Root]:
     """The person's roots: templates first, then AD's profilePath/homeDirectory; validated, deduplicated."""
+    values = {"%USERNAME%": person.username, "%USERDOMAIN%": settings.LDAP_DOMAIN, "%SID%": person.sid}
     candidates = [
-        (kind, template.replace("%USERNAME%", person.username).replace("%USERDOMAIN%", settings.LDAP_DOMAIN))
+        (kind, re.sub(r"%(USERNAME|USERDOMAIN|SID)%", lambda m: values[m.group(0).upper()],
+                      fslogix_template(kind, template), flags=re.I))
         for kind, template in root_templates()
     ]
     if settings.ROOTS_FROM_AD:

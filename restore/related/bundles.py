@@ -11,6 +11,8 @@ from restore.nt.access import Token
 from restore.related.rules import Rule, Target, catalog
 from restore.versions import browse as pv
 from restore.versions import paths, roots
+from restore.versions.container_client import client_for
+from restore.versions.container_roots import rule_kinds
 from restore.versions.roots import Root
 
 SKIP_UNREADABLE = "you cannot read it in this snapshot"
@@ -121,13 +123,13 @@ def bundle(token: Token, root: Root, path: str, at: smb.Snapshot | None, *, rule
     if not path:
         raise roots.BadRequest("give the path of a file")
     where = roots.location(root, path)
-    server = _Snapshot(smb.client_for(where.server), roots.location(root), at)
+    server = _Snapshot(client_for(root, token), roots.location(root), at)
     entry = pv.require_visible(server.client, where, token, at, want_dir=None)
     main = Item(path=path, kind="folder" if entry.is_dir else "file", size=0 if entry.is_dir else entry.size,
                 last_write=entry.last_write)
     if entry.is_dir:
         return Bundle(root, at, main, ())
-    in_force = [r for r in (catalog() if rules is None else rules) if r.applies_to(root.kind)]
+    in_force = [r for r in (catalog() if rules is None else rules) if any(map(r.applies_to, rule_kinds(root.kind)))]
 
     found: dict[str, Item] = {path.lower(): main}
     frontier, truncated, hidden = [path], False, 0

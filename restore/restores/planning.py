@@ -24,6 +24,8 @@ from restore.restores.requests import Request, Selected
 from restore.restores.targets import LiveTargets, free_name, place_of
 from restore.versions import browse as pv
 from restore.versions import paths, roots
+from restore.versions.container_client import client_for
+from restore.versions.container_roots import NEVER_WRITTEN, is_container
 from restore.versions.roots import Root
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -96,9 +98,10 @@ def make_plan(token: Token, request: Request) -> Plan:
 
     for sel in request.selected:
         where = roots.location(sel.root, sel.path)
-        client = smb.client_for(where.server)
+        client = client_for(sel.root, token)
         entry = pv.require_visible(client, where, token, sel.snapshot, want_dir=None)
         top = _planned(entry, "selected", sel.root.id, sel.path, sel.snapshot)
+        top.note = NEVER_WRITTEN if is_container(sel.root) else ""
         if entry.is_dir:
             group = [top] + _walk(client, where, sel.path, sel, token, plan)
         else:
@@ -189,7 +192,7 @@ def _place(plan: Plan, request: Request, sel: Selected, group: list[PlannedItem]
         t_root = request.target_root if request.mode == Mode.TO_FOLDER else sel.root
         live = targets(t_root)
         folder = request.target_path if request.mode == Mode.TO_FOLDER else paths.parent(sel.path)
-        if request.mode == Mode.TO_FOLDER and not live.can_see_folder(folder):
+        if request.mode == Mode.TO_FOLDER and not (request.new_target or live.can_see_folder(folder)):
             raise roots.NotFound("no such target folder")
         if as_set or request.mode == Mode.ALONGSIDE:
             wanted = restored_name(split_name(name)[0] if as_set else name, sel.snapshot.at, is_dir or as_set)

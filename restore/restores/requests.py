@@ -11,6 +11,7 @@ from restore.models import Conflict, Mode
 from restore.versions import browse as pv
 from restore.versions import paths
 from restore.versions import roots as roots_
+from restore.versions.container_roots import IN_PLACE_REFUSED, is_container
 from restore.versions.roots import Root
 
 # --- the request ---------------------------------------------------------------------------------
@@ -32,6 +33,7 @@ class Request:
     target_path: str = ""
     exclude_related: frozenset[str] = frozenset()  # keys of related items the person unticked (bundles.Item.key)
     related: bool = True
+    new_target: bool = False  # the target folder is the default one for a container, made by the restore
 
     def as_json(self) -> dict:
         return {"items": [{"root": s.root.id, "path": s.path, "at": s.snapshot.token} for s in self.selected],
@@ -70,13 +72,21 @@ def parse_request(roots: list[Root], data: dict) -> Request:
         selected.append(Selected(root, path, snapshot))
     if len({(s.root.id, s.path.lower()) for s in selected}) != len(selected):
         raise roots_.BadRequest("the same path is listed twice")
-    target_root, target_path = None, ""
-    if mode == Mode.TO_FOLDER:
+    target_root, target_path, new_target = None, "", False
+    from_container = any(is_container(s.root) for s in selected)
+    if mode == Mode.TO_FOLDER and from_container and data.get("target") is None:
+        target_root, target_path = default_target(roots, selected[0].snapshot)
+        new_target = True
+    elif mode == Mode.TO_FOLDER:
         target = data.get("target")
         if not isinstance(target, dict) or not isinstance(target.get("root"), str):
             raise roots_.BadRequest("mode 'to_folder' needs 'target': {root, path}")
         target_root = roots_.find_root(roots, target["root"])
         target_path = _path(target.get("path"))
+    if from_container and mode in (Mode.REPLACE, Mode.ALONGSIDE):
+        raise roots_.BadRequest(IN_PLACE_REFUSED)
+    if is_container(target_root):
+        raise roots_.BadRequest("a profile container is never written: choose one of your folders as the target")
     exclude = data.get("exclude_related") or []
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
         raise roots_.BadRequest("'exclude_related' must be a list of related items' keys (their paths)")
@@ -84,7 +94,17 @@ def parse_request(roots: list[Root], data: dict) -> Request:
     if not isinstance(related, bool):
         raise roots_.BadRequest("'related' must be true or false")
     return Request(tuple(selected), mode, conflict, target_root, target_path,
-                   frozenset(x.replace("\\", "/").lower() for x in exclude), related)
+                   frozenset(x.replace("\\", "/").lower() for x in exclude), related, new_target)
+
+
+def default_target(roots: list[Root], snapshot: smb.Snapshot) -> tuple[Root, str]:
+    """Where files out of a profile container go when the person names no folder: a folder of their
+    first data root (else their first folder root) named after the snapshot's day."""
+    folders = [r for r in roots if not is_container(r)]
+    if not folders:
+        raise roots_.BadRequest("you have no folder to restore into: download the files as a zip instead")
+    root = next((r for r in folders if r.kind == "data"), folders[0])
+    return root, f"Restored from profile {snapshot.at:%Y-%m-%d}"
 
 
 def _path(value) -> str:

@@ -203,7 +203,7 @@ class Runner:
             raise ItemFailed("that folder is no longer among the person's folders")
         src = roots_.location(source_root, item.path)
         at = smb.Snapshot.from_token(item.at).at
-        client = smb.client_for(src.server)
+        client = pv.client_for(source_root, self.token)  # a container root: read from inside its container
         try:
             sd = client.security_descriptor(src.share, src.path, at=at)
         except smb.NotFound:

@@ -19,10 +19,12 @@ from django.conf import settings
 from django.core.cache import cache
 
 from restore import smb
-from restore.nt.access import Token, can_list_folder, can_read_file
-from restore.nt.descriptors import SecurityDescriptorError, parse_security_descriptor
+from restore.nt.access import Token
 from restore.versions import catalogued as catalog
 from restore.versions import paths
+from restore.versions.access import may_read  # noqa: F401 (pv.may_read for callers)
+from restore.versions.container_client import client_for
+from restore.versions.container_roots import ContainerUnreadable, is_container, snapshot_base
 from restore.versions.paths import Unc
 from restore.versions.roots import BadRequest, NotFound, Root, location
 
@@ -64,7 +66,7 @@ class Timeline(list):
 
 def snapshots(root: Root) -> list[smb.Snapshot]:
     """The root's snapshots, newest first (cached for SNAPSHOT_CACHE_SECONDS)."""
-    base = location(root)
+    base = snapshot_base(root)
     key = f"snapshots:{base.server}:{base.share}:{base.path}".lower()
     tokens = cache.get(key)
     if tokens is None:
@@ -135,19 +137,6 @@ def _when(snapshot: smb.Snapshot | None) -> datetime | None:
     return snapshot.at if snapshot else None
 
 
-def may_read(sd_bytes: bytes | smb.Unreadable, token: Token, is_dir: bool) -> bool:
-    """May the token read this file (or list this folder)? Fails closed on a descriptor the server
-    would not give (smb.UNREADABLE) or that cannot be parsed."""
-    if isinstance(sd_bytes, smb.Unreadable):
-        return False
-    try:
-        sd = parse_security_descriptor(sd_bytes)
-    except SecurityDescriptorError as exc:  # fail closed: what cannot be evaluated is not shown
-        log.warning("unreadable security descriptor from the file server, object hidden: %s", exc)
-        return False
-    return can_list_folder(sd, token) if is_dir else can_read_file(sd, token)
-
-
 def require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: bool | None) -> smb.Entry:
     """stat + ACL check of one object at one time; NotFound when missing or not the person's to see
     (also when the server refuses the portal its permissions: what cannot be checked is not shown)."""
@@ -171,8 +160,8 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     whose permissions the server will not give the portal is hidden and counted (``Listing.hidden``);
     it never fails the folder."""
     where = location(root, path)
-    client = smb.client_for(where.server)
-    known = catalog.folder(where, at) if at is not None else None  # the snapshot as catalogued, if it is
+    client = client_for(root, token)
+    known = catalog.folder(where, at) if at is not None and not is_container(root) else None  # as catalogued
     if known is None:
         require_visible(client, where, token, at, want_dir=True)
         entries = client.list_dir(where.share, where.path, at=_when(at))
@@ -212,11 +201,13 @@ def _require_visible_catalogued(client, where: Unc, token: Token, at, fact) -> N
         raise NotFound("not found", denied=True)
 
 
-def _live_names(client, where: Unc) -> set[str]:
+def _live_names(client, where: Unc) -> set[str] | None:
     try:
         return {e.name.lower() for e in client.list_dir(where.share, where.path)}
     except smb.NotFound:
         return set()  # the whole folder was deleted since
+    except ContainerUnreadable:
+        return None  # a container in use (or damaged) now: what exists live is unknown
 
 
 def versions(token: Token, root: Root, path: str) -> Timeline:
@@ -227,9 +218,9 @@ def versions(token: Token, root: Root, path: str) -> Timeline:
     if not path:
         raise BadRequest("give the path of a file")
     where = location(root, path)
-    client = smb.client_for(where.server)
+    client = client_for(root, token)
     snaps = snapshots(root)
-    known = catalog.history(where, snaps)  # the snapshots the catalog covers; the server for the others
+    known = {} if is_container(root) else catalog.history(where, snaps)  # covered snapshots; the server for the rest
     ask = [s.at for s in snaps if s.at not in known]
     stats = {**known, **(client.stat_at_many(where.share, where.path, ask) if ask else {})}
     unreadable = sum(1 for s in snaps if isinstance(stats.get(s.at), smb.Unreadable))
@@ -244,7 +235,7 @@ def versions(token: Token, root: Root, path: str) -> Timeline:
     rows = Timeline()
     try:
         live = require_visible(client, where, token, None, want_dir=False)
-    except NotFound:
+    except (NotFound, ContainerUnreadable):  # a container in use now has no readable live copy
         live = None
         hidden += _live_unreadable(client, where)
     if live is not None:
@@ -284,7 +275,7 @@ def open_content(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     if not path:
         raise BadRequest("give the path of a file")
     where = location(root, path)
-    client = smb.client_for(where.server)
+    client = client_for(root, token)
     entry = require_visible(client, where, token, at, want_dir=False)
 
     def chunks():
