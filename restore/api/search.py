@@ -29,6 +29,10 @@ LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": s
                          description=f"results, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})")
 
 
+CURSOR = OpenApiParameter("cursor", str, description="the `next_cursor` of the previous page; hits are ranked "
+                          "exact name first, then the newest last seen first")
+
+
 HitVersionOut = inline_serializer("SearchVersion", {
     "size": serializers.IntegerField(), "last_write": serializers.DateTimeField(),
     "snapshots": serializers.ListField(child=serializers.CharField(), help_text="snapshot ids, newest first"),
@@ -44,12 +48,19 @@ SearchOut = inline_serializer("Search", {
         "last_seen": serializers.CharField(help_text="the newest snapshot holding it"),
         "versions": HitVersionOut, "url": serializers.CharField(help_text="its timeline (a folder: its listing)"),
     }, many=True),
-    "truncated": serializers.BooleanField(help_text="more matched than shown: refine the search"),
+    "truncated": serializers.BooleanField(help_text="more names matched than are examined: refine the search"),
+    "next_cursor": serializers.CharField(allow_null=True, help_text="pass as `cursor` for the next page; null: "
+                                                                     "this is the last page"),
     "hidden": HiddenOut,
     "coverage": inline_serializer("SearchCoverage", {
         "root": serializers.CharField(), "catalogued": serializers.BooleanField(),
-        "snapshots": serializers.IntegerField(), "pending": serializers.IntegerField(),
+        "snapshots": serializers.IntegerField(help_text="catalogued: searched"),
+        "pending": serializers.IntegerField(help_text="waiting to be catalogued (searched once they are)"),
         "newest": serializers.CharField(allow_null=True),
+        "building": serializers.BooleanField(help_text="a build is working on it now"),
+        "seconds_left": serializers.IntegerField(allow_null=True, help_text="about how long until every snapshot "
+                                                                            "is catalogued (null: not known yet)"),
+        "progress": serializers.CharField(help_text="e.g. 'catalogued 12 of 30 snapshots, about 2 minutes left'"),
     }, many=True),
 })
 
@@ -65,9 +76,13 @@ def results_json(results: search.Results, root_id: str | None) -> dict:
             "url": hit_url(h),
         } for h in results.hits],
         "truncated": results.truncated,
+        "next_cursor": results.next_cursor,
         "hidden": hidden_json(results.hidden),
         "coverage": [{"root": c.root.id, "catalogued": c.catalogued, "snapshots": c.snapshots, "pending": c.pending,
-                      "newest": c.newest.token if c.newest else None} for c in results.coverage],
+                      "newest": c.newest.token if c.newest else None, "building": c.building,
+                      "seconds_left": None if c.seconds_left is None else round(c.seconds_left),
+                      "progress": c.progress if c.catalogued else "not catalogued"}
+                     for c in results.coverage],
     }
 
 
@@ -75,14 +90,14 @@ class SearchView(APIView):
     permission_classes = [MayUseFiles]
     api_errors = (404,)  # an unknown root
 
-    @extend_schema(parameters=[Q, ROOT, LIMIT], responses=SearchOut,
+    @extend_schema(parameters=[Q, ROOT, LIMIT, CURSOR], responses=SearchOut,
                    summary="Find files and folders by name in every snapshot of my roots, deleted ones included")
     def get(self, request):
         subject = subject_of(request)
         root_id = request.query_params.get("root") or None
         try:
             results = run_search(request, subject, request.query_params.get("q"), root_id,
-                                 request.query_params.get("limit"))
+                                 request.query_params.get("limit"), request.query_params.get("cursor"))
         except logic.BadQuery as exc:
             raise exceptions.ValidationError({"detail": str(exc)}) from None
         except roots.NotFound:

@@ -3,6 +3,7 @@ build now or catalogue again. Registered by restore/admin.py. Actions are logged
 they reach the audit trail as configuration changes like every other admin change."""
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count, Q
 
 from restore.catalog import build
@@ -34,6 +35,11 @@ class CatalogSourceAdmin(admin.ModelAdmin):
     readonly_fields = ("last_run_at", "lease_owner", "lease_until", "last_error")
     inlines = [CatalogSnapshotInline]
     actions = ["build_now", "catalogue_again"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.enabled and (not change or "enabled" in form.changed_data):  # added (or enabled): built at once
+            transaction.on_commit(lambda: catalog_tasks.request_build(obj))
 
     def get_queryset(self, request):
         waiting = ~Q(snapshots__state__in=[SnapshotState.DONE, SnapshotState.GONE])

@@ -3,8 +3,10 @@ catalogued state, snapshot intervals and the grouping of a file's versions. No I
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,3 +220,64 @@ def ancestors(root_path: str, path: str) -> list[str]:
     for part in parts:
         out.append(f"{out[-1]}\\{part}" if out[-1] else part)
     return out
+
+
+# --- progress, as people are told it ----------------------------------------------------------------
+
+
+def seconds_left(durations: list[float], pending: int, current_elapsed: float | None) -> float | None:
+    """About how long the ``pending`` snapshots (the current one included) will take, from the
+    durations of those done (oldest first). The first snapshot of a source costs most (every object
+    is new), so it is left out of the estimate once later ones are known. None: nothing to go by."""
+    if pending <= 0:
+        return 0.0
+    known = durations[1:] or durations
+    if not known:
+        return None
+    recent = sorted(known[-10:])
+    each = recent[len(recent) // 2]
+    return max(0.0, each * pending - min(current_elapsed or 0.0, each))
+
+
+def describe_wait(seconds: float) -> str:
+    if seconds < 90:
+        return "about a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} minutes left"
+    return f"about {round(seconds / 3600)} hours left"
+
+
+def describe_progress(done: int, total: int, left: float | None) -> str:
+    """'catalogued 12 of 30 snapshots, about 2 minutes left'."""
+    if total == 0:
+        return "no snapshots catalogued yet"
+    if done >= total:
+        return f"catalogued all {total} snapshots" if total > 1 else "catalogued its snapshot"
+    wait = "time left not known yet" if left is None else describe_wait(left)
+    return f"catalogued {done} of {total} snapshots, {wait}"
+
+
+# --- cursors: where a page of search hits ended ------------------------------------------------------
+
+
+def encode_cursor(key: tuple) -> str:
+    """An opaque, URL-safe token for a hit's rank key (the next page starts after it)."""
+    raw = json.dumps(list(key), separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_key(cursor) -> tuple:
+    """The rank key a cursor stands for; BadQuery when it is not a cursor this portal gave."""
+    bad = BadQuery("'cursor' is not one this search gave: start again from the first page.")
+    if not isinstance(cursor, str) or len(cursor) > 2000:
+        raise bad
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not (isinstance(key, list) and len(key) == 5 and key[0] in (0, 1)
+            and isinstance(key[1], (int, float)) and not isinstance(key[1], bool)
+            and isinstance(key[2], str) and isinstance(key[3], str) and isinstance(key[4], bool)):
+        raise bad
+    return (key[0], float(key[1]), key[2], key[3], key[4])

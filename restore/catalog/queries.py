@@ -38,12 +38,16 @@ def parse_limit(raw) -> int:
     return limit
 
 
-def run_search(request, subject, q, root_id: str | None, limit_raw) -> search.Results:
+def run_search(request, subject, q, root_id: str | None, limit_raw, cursor: str | None = None) -> search.Results:
     """Validate, search, audit: shared by the page and the API. BadQuery -> 400, unknown root -> NotFound."""
     query = logic.parse_query(q)
     limit = parse_limit(limit_raw)
+    if cursor:
+        logic.cursor_key(cursor)  # a bad cursor is a 400 before anything is searched
     roots = [roots_.find_root(subject.roots, root_id)] if root_id else subject.roots
-    results = search.search(subject.token, roots, query, limit=limit)
-    audit.record(audit_context(request, subject), Action.SEARCH, Result.OK, root=root_id or "",
-                 details={"q": query.text, "results": len(results.hits), "truncated": results.truncated})
+    results = search.search(subject.token, roots, query, limit=limit, cursor=cursor or None)
+    details = {"q": query.text, "results": len(results.hits), "truncated": results.truncated}
+    if cursor:
+        details["page"] = "next"
+    audit.record(audit_context(request, subject), Action.SEARCH, Result.OK, root=root_id or "", details=details)
     return results

@@ -15,22 +15,22 @@ Only the page of results returned is checked live ("still there now?"), in one p
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Value
+from django.db.models import Case, Value, When
 from django.db.models.functions import Upper
 
 from restore import smb
-from restore.catalog.logic import Query, ancestors, group_versions, present
+from restore.catalog import sources
+from restore.catalog.logic import Query, ancestors, cursor_key, encode_cursor, group_versions
 from restore.models.catalog import (
     CatalogEntry,
     CatalogSecurityDescriptor,
-    CatalogSnapshot,
     CatalogVersion,
-    SnapshotState,
 )
 from restore.nt.access import Token
 from restore.versions import browse as pv
@@ -76,17 +76,21 @@ class Coverage:
     root: Root
     catalogued: bool
     snapshots: int = 0  # catalogued and still on the server
-    pending: int = 0
+    pending: int = 0  # waiting or being built
     newest: smb.Snapshot | None = None
+    building: bool = False  # a build holds the source now
+    seconds_left: float | None = None  # about how long the pending snapshots will take (None: not known yet)
+    progress: str = ""  # "catalogued 12 of 30 snapshots, about 2 minutes left"
 
 
 @dataclass
 class Results:
     query: Query
     hits: list[Hit] = field(default_factory=list)
-    truncated: bool = False
+    truncated: bool = False  # more names matched than are examined: refine the search
     coverage: list[Coverage] = field(default_factory=list)
     hidden: int = 0  # matches left out: the portal cannot read their permissions
+    next_cursor: str | None = None  # the next page of hits (None: this is the last)
 
 
 # --- access decisions, cached ------------------------------------------------------------------------
@@ -118,115 +122,186 @@ DECISIONS = Decisions()
 # --- search --------------------------------------------------------------------------------------
 
 
-def search(token: Token, roots: list[Root], query: Query, *, limit: int = DEFAULT_LIMIT,
+def search(token: Token, roots: list[Root], query: Query, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None,
            check_live: bool = True) -> Results:
-    """Every root in ``roots`` is searched (pass one root to search only that one)."""
+    """Every root in ``roots`` is searched (pass one root to search only that one). Hits are ranked
+    exact name first, then newest (last seen) first; ``cursor`` (a previous page's ``next_cursor``)
+    continues after that page's last hit. BadQuery for a cursor that is not one."""
+    after = cursor_key(cursor) if cursor else None
     results = Results(query)
+    matches: list[_Match] = []
     for root in roots:
-        coverage, hits, truncated, hidden = _search_root(token, root, query)
+        coverage, found, truncated, hidden = _search_root(token, root, query)
         results.hidden += hidden
         results.coverage.append(coverage)
-        results.hits.extend(hits)
+        matches.extend(found)
         results.truncated |= truncated
-    results.hits.sort(key=lambda h: (-h.last_seen.at.timestamp(), h.root.id, h.path.lower()))
-    if len(results.hits) > limit:
-        results.hits = results.hits[:limit]
-        results.truncated = True
+    matches.sort(key=lambda m: m.key)
+    if after is not None:
+        matches = [m for m in matches if m.key > after]
+    page = matches[:limit]
+    if len(matches) > limit:
+        results.next_cursor = encode_cursor(page[-1].key)
+    results.hits = _hits(page)
     if check_live:
         _check_live(token, results.hits)
     return results
 
 
-@dataclass(frozen=True)
-class _Snap:
-    index: int
-    snapshot: smb.Snapshot
+@dataclass
+class _Match:
+    """A name match the person may see in at least one snapshot; its versions are read only if it is
+    on the page returned."""
+
+    key: tuple  # the rank: (0 exact name / 1 other, -last seen time, root, path, is_dir)
+    root: Root
+    path: str  # relative to the root
+    name: str
+    is_dir: bool
+    seen: int  # snapshots (bit i: the root's i-th catalogued snapshot) where the person may see it
+    rows: list[tuple[int, int]]  # (version id, its snapshots as bits)
+    snapshots: list[smb.Snapshot]  # the root's catalogued snapshots, oldest first
 
 
-def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[Hit], bool, int]:
+def _bits(first: int, last: int | None, indices: list[int]) -> int:
+    """The positions in ``indices`` (sorted snapshot indices) inside [first, last] as a bit mask."""
+    lo = bisect.bisect_left(indices, first)
+    hi = len(indices) if last is None else bisect.bisect_right(indices, last)
+    return ((1 << hi) - 1) ^ ((1 << lo) - 1) if hi > lo else 0
+
+
+def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[_Match], bool, int]:
     where = roots_.location(root)
     source = catalogued_.covering(where)
     if source is None:
         return Coverage(root, catalogued=False), [], False, 0
-    done = [_Snap(i, smb.Snapshot.from_token(t)) for i, t in CatalogSnapshot.objects.filter(
-        source=source, state=SnapshotState.DONE).order_by("index").values_list("index", "token")]
-    pending = CatalogSnapshot.objects.filter(source=source).exclude(
-        state__in=[SnapshotState.DONE, SnapshotState.GONE]).count()
-    coverage = Coverage(root, True, len(done), pending, done[-1].snapshot if done else None)
-    if not done:
+    state = sources.build_state(source)
+    snapshots = [smb.Snapshot.from_token(t) for _, t in state.done]
+    coverage = Coverage(root, True, len(snapshots), state.pending, snapshots[-1] if snapshots else None,
+                        state.building, state.seconds_left, state.text)
+    if not snapshots:
         return coverage, [], False, 0
+    indices = [i for i, _ in state.done]
 
     entries = CatalogEntry.objects.filter(source=source).annotate(uname=Upper("name"))
     if where.path:
         entries = entries.filter(path__istartswith=where.path + "\\")
-    entries = (entries.filter(uname__regex=Upper(Value(query.regex))) if query.glob
-               else entries.filter(uname__contains=Upper(Value(query.text))))
-    candidates = list(entries.order_by("-id").values_list("id", "path", "name", "is_dir")[:MAX_CANDIDATES + 1])
+    if query.glob:
+        entries = entries.filter(uname__regex=Upper(Value(query.regex))).order_by("-id")
+    else:
+        wanted = Upper(Value(query.text))
+        entries = entries.filter(uname__contains=wanted).order_by(
+            Case(When(uname=wanted, then=Value(0)), default=Value(1)), "-id")
+    candidates = list(entries.values_list("id", "path", "name", "is_dir")[:MAX_CANDIDATES + 1])
     truncated = len(candidates) > MAX_CANDIDATES
     candidates = candidates[:MAX_CANDIDATES]
     if not candidates:
         return coverage, [], truncated, 0
 
-    chains = {entry_id: ancestors(where.path, path) for entry_id, path, _, _ in candidates}
-    folder_keys = {path_key(p) for chain in chains.values() for p in chain}
-    folders = dict(CatalogEntry.objects.filter(source=source, is_dir=True, path_key__in=folder_keys)
-                   .values_list("path_key", "id"))
+    # The folders from the root down to each match's folder, once per distinct folder.
+    chains: dict[str, list[str]] = {}
+    for _, path, _, _ in candidates:
+        parent = path.rpartition("\\")[0]
+        if parent.lower() not in chains:
+            chains[parent.lower()] = [path_key(p) for p in ancestors(where.path, path)]
+    folders = dict(CatalogEntry.objects.filter(source=source, is_dir=True, path_key__in={
+        k for chain in chains.values() for k in chain}).values_list("path_key", "id"))
     rows = _rows([e for e, *_ in candidates] + list(folders.values()))
-    sds = dict((i, (sha, bytes(data))) for i, sha, data in CatalogSecurityDescriptor.objects.filter(
-        id__in={sd for rs in rows.values() for *_, sd in rs if sd is not None}).values_list("id", "sha256", "data"))
-    indices = [s.index for s in done]
-    by_index = {s.index: s.snapshot for s in done}
+    allowed = _allowed(token, rows)
 
-    def visible(entry_id: int, is_dir: bool, unknown: bool = False) -> dict[int, tuple[int, datetime]]:
-        """{snapshot index: (size, last_write)} where the entry exists and its own SD allows (with
-        ``unknown``: where it exists and its SD is not known)."""
-        out = {}
-        for first, last, size, last_write, sd in rows.get(entry_id, ()):
-            if unknown != (sd is None) or (sd is not None and not DECISIONS.allows(*sds[sd], token, is_dir)):
-                continue
-            for index in present(first, last, indices):
-                out[index] = (size, last_write)
-        return out
+    def visible(entry_id: int, is_dir: bool) -> tuple[int, int, list[tuple[int, int]]]:
+        """(snapshots where it exists and its own SD allows, where its SD is not known, those rows)."""
+        seen = unknown = 0
+        mine = []
+        for version_id, first, last, sd in rows.get(entry_id, ()):
+            bits = _bits(first, last, indices)
+            if sd is None:
+                unknown |= bits
+            elif allowed(sd, is_dir):
+                seen |= bits
+                mine.append((version_id, bits))
+        return seen, unknown, mine
 
-    listable: dict[int, set[int]] = {}
+    listable: dict[str, int] = {}  # folder chain -> snapshots where every folder of it could be listed
+    everywhere = (1 << len(indices)) - 1
 
-    def reachable(entry_id: int, seen: dict) -> dict:
-        """``seen`` narrowed to the snapshots where every folder down to the entry let the person list it."""
-        for folder_path in chains[entry_id]:
-            if not seen:
-                break
-            folder_id = folders.get(path_key(folder_path))
-            if folder_id is None:
-                return {}
-            if folder_id not in listable:
-                listable[folder_id] = set(visible(folder_id, True))
-            seen = {i: v for i, v in seen.items() if i in listable[folder_id]}
-        return seen
+    def reachable(parent: str) -> int:
+        if parent not in listable:
+            bits = everywhere
+            for key in chains[parent]:
+                folder_id = folders.get(key)
+                bits &= visible(folder_id, True)[0] if folder_id is not None else 0
+                if not bits:
+                    break
+            listable[parent] = bits
+        return listable[parent]
 
-    hits, hidden = [], 0
+    exact_name = None if query.glob else query.text.upper()
+    matches, hidden = [], 0
     for entry_id, path, name, is_dir in candidates:
-        seen = reachable(entry_id, visible(entry_id, is_dir))
+        own, unknown, mine = visible(entry_id, is_dir)
+        parent = path.rpartition("\\")[0].lower()
+        seen = own & reachable(parent) if own else 0
         if not seen:
-            hidden += bool(reachable(entry_id, visible(entry_id, is_dir, unknown=True)))
+            hidden += bool(unknown and unknown & reachable(parent))
             continue
         relative = path[len(where.path) + 1:] if where.path else path
-        if is_dir:
-            newest = max(seen)
-            versions = [HitVersion(0, seen[newest][1], tuple(by_index[i] for i in sorted(seen, reverse=True)))]
-        else:
-            versions = [HitVersion(v.size, v.last_write, tuple(by_index[i] for i in v.indices))
-                        for v in group_versions((i, s, lw) for i, (s, lw) in seen.items())]
-        hits.append(Hit(root, relative, name, is_dir, versions))
-    return coverage, hits, truncated, hidden
+        newest = snapshots[seen.bit_length() - 1]
+        key = (0 if name.upper() == exact_name else 1, -newest.at.timestamp(), root.id, relative.lower(), is_dir)
+        matches.append(_Match(key, root, relative, name, is_dir, seen, mine, snapshots))
+    return coverage, matches, truncated, hidden
 
 
 def _rows(entry_ids: list[int]) -> dict[int, list[tuple]]:
+    """{entry id: [(version id, first_idx, last_idx, sd id)]}: what the access check needs, nothing more."""
     rows: dict[int, list[tuple]] = {}
-    for i in range(0, len(entry_ids), 1000):
-        for entry_id, *row in CatalogVersion.objects.filter(entry_id__in=entry_ids[i:i + 1000]).values_list(
-                "entry_id", "first_idx", "last_idx", "size", "last_write", "sd_id"):
+    for i in range(0, len(entry_ids), 5000):
+        for entry_id, *row in CatalogVersion.objects.filter(entry_id__in=entry_ids[i:i + 5000]).values_list(
+                "entry_id", "id", "first_idx", "last_idx", "sd_id"):
             rows.setdefault(entry_id, []).append(tuple(row))
     return rows
+
+
+def _allowed(token: Token, rows: dict[int, list[tuple]]):
+    """allowed(sd id, is_dir): each distinct descriptor of these rows is read once and decided once
+    per search (and across searches by DECISIONS, keyed by its sha256 and the token)."""
+    sds = {i: (sha, bytes(data)) for i, sha, data in CatalogSecurityDescriptor.objects.filter(
+        id__in={r[3] for rs in rows.values() for r in rs if r[3] is not None}).values_list("id", "sha256", "data")}
+    decided: dict[tuple[int, bool], bool] = {}
+
+    def allowed(sd: int, is_dir: bool) -> bool:
+        answer = decided.get((sd, is_dir))
+        if answer is None:
+            answer = decided[(sd, is_dir)] = DECISIONS.allows(*sds[sd], token, is_dir)
+        return answer
+
+    return allowed
+
+
+def _hits(page: list[_Match]) -> list[Hit]:
+    """The page's hits with their versions: sizes and times read for these rows only."""
+    meta = {}
+    ids = [version_id for m in page for version_id, _ in m.rows]
+    for i in range(0, len(ids), 5000):
+        meta.update((v, (size, lw)) for v, size, lw in CatalogVersion.objects.filter(id__in=ids[i:i + 5000])
+                    .values_list("id", "size", "last_write"))
+    hits = []
+    for m in page:
+        if m.is_dir:
+            newest = m.seen.bit_length() - 1
+            last_write = next(meta[v][1] for v, bits in m.rows if bits >> newest & 1)
+            held = tuple(m.snapshots[i] for i in range(newest, -1, -1) if m.seen >> i & 1)
+            versions = [HitVersion(0, last_write, held)]
+        else:
+            seen = []
+            for version_id, bits in m.rows:
+                size, last_write = meta[version_id]
+                bits &= m.seen
+                seen.extend((i, size, last_write) for i in range(bits.bit_length()) if bits >> i & 1)
+            versions = [HitVersion(v.size, v.last_write, tuple(m.snapshots[i] for i in v.indices))
+                        for v in group_versions(seen)]
+        hits.append(Hit(m.root, m.path, m.name, m.is_dir, versions))
+    return hits
 
 
 def _check_live(token: Token, hits: list[Hit]) -> None:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from restore.catalog.logic import describe_progress, seconds_left
 from restore.models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
 from restore.versions import paths
 from restore.versions.paths import Unc
@@ -74,3 +75,40 @@ def progress() -> list[Progress]:
         building = bool(source.lease_owner and source.lease_until and source.lease_until > now)
         out.append(Progress(source, {s: counts.get(s, 0) for s in SnapshotState.values}, current, building))
     return out
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """How far a source's catalog is, as a person searching it is told."""
+
+    done: list[tuple[int, str]]  # (index, token) of the snapshots catalogued, oldest first
+    pending: int  # snapshots waiting or being built
+    building: bool
+    seconds_left: float | None
+
+    @property
+    def total(self) -> int:
+        return len(self.done) + self.pending
+
+    @property
+    def text(self) -> str:
+        return describe_progress(len(self.done), self.total, self.seconds_left)
+
+
+def build_state(source: CatalogSource) -> BuildState:
+    """One query: every snapshot's state and times (a source has at most a few thousand)."""
+    now = timezone.now()
+    done, durations, pending, elapsed = [], [], 0, None
+    for index, token, state, started, finished in (CatalogSnapshot.objects.filter(source=source).order_by("index")
+                                                   .values_list("index", "token", "state", "started_at",
+                                                                "finished_at")):
+        if state == SnapshotState.DONE:
+            done.append((index, token))
+            if started and finished:
+                durations.append((finished - started).total_seconds())
+        elif state != SnapshotState.GONE:
+            pending += 1
+            if state == SnapshotState.BUILDING and started and elapsed is None:
+                elapsed = (now - started).total_seconds()
+    building = bool(source.lease_owner and source.lease_until and source.lease_until > now)
+    return BuildState(done, pending, building, seconds_left(durations, pending, elapsed))

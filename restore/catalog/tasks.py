@@ -4,8 +4,11 @@
 checkpoint, and a build cut short (worker lost, deadline) continues where it stopped. A long build
 works for CATALOG_TASK_SECONDS, then queues its own continuation, so no task holds a worker for
 hours. ``refresh_catalogs`` runs on the beat schedule (CELERY_BEAT_SCHEDULE, every
-CATALOG_REFRESH_SECONDS) and queues a build of every enabled source; administrators queue one on
-demand from the admin site or ``POST /api/v1/catalog/<id>/build``.
+CATALOG_REFRESH_SECONDS) and queues a build of every enabled source; it is also queued when a worker
+starts (``worker_ready``), so a new installation is searchable from its first minute instead of after
+the first refresh, and a source added in the admin site is built at once. Queuing twice is harmless:
+the lease lets one build run, the other returns "busy". Administrators queue one on demand from the
+admin site or ``POST /api/v1/catalog/<id>/build``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import time
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
@@ -40,6 +44,15 @@ def refresh_catalogs() -> list[int]:
         build_catalog.delay(source.id)
         queued.append(source.id)
     return queued
+
+
+@worker_ready.connect
+def _build_when_the_worker_starts(sender=None, **kwargs) -> None:
+    """Queued, not run here: the worker's main process does no database work of its own."""
+    try:
+        refresh_catalogs.delay()
+    except Exception:  # a broker hiccup must not stop the worker; the beat refresh comes anyway
+        log.warning("catalog: could not queue the start-up build", exc_info=True)
 
 
 def request_build(source: CatalogSource) -> None:

@@ -1,6 +1,8 @@
 """Pages: search by name across every snapshot (the same service and checks as the API,
 restore/api/search.py), and the catalog's progress for administrators."""
 
+from urllib.parse import urlencode
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -22,9 +24,12 @@ def search(request):
     status = 200
     if "q" in request.GET:
         try:
-            results = run_search(request, subject, q, root_id or None, request.GET.get("limit"))
+            results = run_search(request, subject, q, root_id or None, request.GET.get("limit"),
+                                 request.GET.get("cursor"))
             context["results"] = results
             context["hits"] = [(hit, hit_url(hit)) for hit in results.hits]
+            if results.next_cursor:
+                context["next_page"] = "?" + urlencode({"q": q, "root": root_id, "cursor": results.next_cursor})
         except logic.BadQuery as exc:
             context["error"], status = str(exc), 400
         except roots.NotFound:
