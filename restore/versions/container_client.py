@@ -247,3 +247,7 @@ class ContainerReader:
     def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         with self._client._inside(self.path):
             yield from self._container.iter_chunks(self._inner, chunk_size, stream=self._stream)
+
+    def iter_views(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """As ReadHandle.iter_views (the worker's streamed copy): the whole file in chunks."""
+        return self.iter_chunks(chunk_size)
