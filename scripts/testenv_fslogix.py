@@ -250,9 +250,11 @@ class Estate:
             v.put("Profile\\AppData\\Roaming\\Code\\User\\settings.json", '{"editor.fontSize": 14}\n', t)
             v.put("Profile\\AppData\\Local\\Microsoft\\Windows\\UsrClass.dat", os.urandom(8_192), t)
             v.put("Profile\\NTUSER.DAT", os.urandom(64_000), t)
+            self._apps(v, t)
         with self.disks["alice-odfc"].mounted() as v:
             v.put("ODFC\\Outlook\\alice@corp.example.test.ost", os.urandom(200_000), t)
             v.put("ODFC\\OneNote\\16.0\\cache\\00000001.bin", os.urandom(4_096), t)
+            v.put("ODFC\\OneNote\\16.0\\cache\\00000002.bin", os.urandom(4_096), t)
         with self.disks["bob"].mounted() as v:
             v.put("Profile\\Documents\\bob-notes.txt", "bob's notes\n", t)
             v.put("Profile\\AppData\\Roaming\\Microsoft\\Signatures\\Bob.htm", "<html>Bob Baker</html>\n", t)
@@ -267,6 +269,29 @@ class Estate:
             v.put("Profile\\Desktop\\diff-only.txt", "written after the parent was sealed\n", t)
         return {"alice": ("alice", "Profile_alice.vhdx"), "alice-odfc": ("alice", "ODFC_alice.vhdx"),
                 "bob": ("bob", "Profile_bob.vhdx")}
+
+    @staticmethod
+    def _apps(v: Volume, t: datetime) -> None:
+        """What the related-file rules of issue 18 find inside a container (restore/related/related_rules.toml)."""
+        roaming, local = "Profile\\AppData\\Roaming", "Profile\\AppData\\Local"
+        tb = f"{roaming}\\Thunderbird\\Profiles\\q7r2.default-release"
+        for name in ("prefs.js", "abook.sqlite", "logins.json", "key4.db", "cert9.db"):
+            v.put(f"{tb}\\{name}", f"thunderbird {name}\n", t)
+        teams = f"{local}\\Packages\\MSTeams_8wekyb3d8bbwe\\LocalCache\\Microsoft\\MSTeams"
+        v.put(f"{teams}\\app_settings.json", '{"theme": "dark"}\n', t)
+        v.put(f"{teams}\\Backgrounds\\Uploads\\beach.png", os.urandom(600), t)
+        term = f"{local}\\Packages\\Microsoft.WindowsTerminal_8wekyb3d8bbwe\\LocalState"
+        v.put(f"{term}\\settings.json", '{"defaultProfile": "pwsh"}\n', t)
+        v.put(f"{term}\\state.json", '{"generatedProfiles": ["pwsh"]}\n', t)
+        v.put("Profile\\Documents\\Passwords.kdbx", os.urandom(3_000), t)
+        v.put("Profile\\Documents\\Passwords.keyx", "<KeyFile/>\n", t)
+        jb = f"{roaming}\\JetBrains\\PyCharm2024.3"
+        v.put(f"{jb}\\options\\editor.xml", "<application/>\n", t)
+        v.put(f"{jb}\\keymaps\\Mine.xml", "<keymap/>\n", t)
+        v.put(f"{jb}\\codestyles\\Team.xml", "<code_scheme/>\n", t)
+        acro = f"{roaming}\\Adobe\\Acrobat\\DC"
+        v.put(f"{acro}\\Security\\addressbook.acrodata", os.urandom(900), t)
+        v.put(f"{acro}\\Stamps\\Approved.pdf", b"%PDF-1.4\n" + os.urandom(500), t)
 
     def _t2(self, t: datetime, out: Path) -> dict:
         with self.disks["alice"].mounted() as v:

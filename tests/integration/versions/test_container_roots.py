@@ -149,3 +149,37 @@ def test_a_container_without_ntfs_says_so_to_its_owner(testenv):
     alice = look_up("alice")  # someone else's container does not exist for her, whatever its state
     with pytest.raises(smb.NotFound):
         ContainerClient(root, alice.token).list_dir(where.share, where.path, at=first.at)
+
+
+# --- related files inside containers: one case per application rule (restore/related/related_rules.toml) --
+
+ROAMING, LOCAL = "AppData/Roaming", "AppData/Local"
+TEAMS = f"{LOCAL}/Packages/MSTeams_8wekyb3d8bbwe/LocalCache/Microsoft/MSTeams"
+TERMINAL = f"{LOCAL}/Packages/Microsoft.WindowsTerminal_8wekyb3d8bbwe/LocalState"
+THUNDERBIRD = f"{ROAMING}/Thunderbird/Profiles/q7r2.default-release"
+JETBRAINS = f"{ROAMING}/JetBrains/PyCharm2024.3"
+ACROBAT = f"{ROAMING}/Adobe/Acrobat/DC"
+FIREFOX = f"{ROAMING}/Mozilla/Firefox/Profiles/k3x9.default-release"
+
+
+@pytest.mark.parametrize("root, chosen, application, expected", [
+    ("profile-container", f"{THUNDERBIRD}/prefs.js", "Mozilla Thunderbird",
+     {f"{THUNDERBIRD}/{n}" for n in ("abook.sqlite", "logins.json", "key4.db", "cert9.db")}),
+    ("profile-container", f"{TEAMS}/app_settings.json", "Microsoft Teams (new)", {f"{TEAMS}/Backgrounds/Uploads"}),
+    ("profile-container", f"{TERMINAL}/settings.json", "Windows Terminal", {f"{TERMINAL}/state.json"}),
+    ("profile-container", "Documents/Passwords.kdbx", "KeePass / KeePassXC", {"Documents/Passwords.keyx"}),
+    ("profile-container", f"{JETBRAINS}/options/editor.xml", "JetBrains IDEs",
+     {f"{JETBRAINS}/keymaps", f"{JETBRAINS}/codestyles"}),
+    ("profile-container", f"{ACROBAT}/Security/addressbook.acrodata", "Adobe Acrobat", {f"{ACROBAT}/Stamps"}),
+    ("office-container", "OneNote/16.0/cache/00000001.bin", "Microsoft OneNote", {"OneNote/16.0/cache/00000002.bin"}),
+    ("profile-container", f"{FIREFOX}/places.sqlite", "Mozilla Firefox",  # a roaming-profile rule, inside a container
+     {f"{FIREFOX}/prefs.js", f"{FIREFOX}/places.sqlite-wal"}),
+])
+def test_application_rules_pull_related_files_from_inside_the_container(alice, root, chosen, application, expected):
+    t1 = snapshots(alice, root)[0]
+    answer = api(alice, root, "related", path=chosen, at=t1)
+    assert answer.status_code == 200, answer.content
+    related = answer.json()["related"]
+    found = {r["path"] for r in related if r["included"]}
+    assert expected <= found, (found, expected)
+    assert application in {r["application"] for r in related}
