@@ -61,6 +61,39 @@ def main(sam_ldb: str, smb_conf: str, password: str, service_account: str) -> No
             samdb.add_remove_group_members(group, members)
     samdb.add_remove_group_members("Domain Admins", ["admin1"])
     samdb.disable_account("(sAMAccountName=dave)")
+    delegation(samdb, service_account)
+
+
+# userAccountControl bits ([MS-ADTS] 2.2.16)
+NOT_DELEGATED = 0x100000  # "Account is sensitive and cannot be delegated"
+TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000  # protocol transition (S4U2Self gives a forwardable ticket)
+
+
+def delegation(samdb: SamDB, service_account: str) -> None:
+    """Kerberos constrained delegation with protocol transition, as an AD administrator sets it up for
+    SMB_AUTH=kerberos-delegation: the service account has an SPN of its own, may obtain tickets for
+    anyone (S4U2Self) and pass them on to the file server's cifs service only (S4U2Proxy).
+    admin1 is marked sensitive, as domain admins should be: the KDC refuses to delegate them."""
+    realm = samdb.domain_dns_name()
+    for name, flag, extra in (
+        (service_account, TRUSTED_TO_AUTH_FOR_DELEGATION, {
+            "servicePrincipalName": [f"HTTP/portal.{realm}", "HTTP/portal"],
+            "msDS-AllowedToDelegateTo": [f"cifs/dc1.{realm}", "cifs/dc1"],
+        }),
+        ("admin1", NOT_DELEGATED, {}),
+    ):
+        dn, uac = _account(samdb, name)
+        ldif = [f"dn: {dn}", "changetype: modify", "replace: userAccountControl",
+                f"userAccountControl: {uac | flag}"]
+        for attribute, values in extra.items():
+            ldif += ["-", f"replace: {attribute}"] + [f"{attribute}: {v}" for v in values]
+        samdb.modify_ldif("\n".join(ldif) + "\n")
+
+
+def _account(samdb: SamDB, name: str) -> tuple[str, int]:
+    found = samdb.search(base=samdb.domain_dn(), expression=f"(sAMAccountName={name})",
+                         attrs=["userAccountControl"])
+    return str(found[0].dn), int(found[0]["userAccountControl"][0])
 
 
 if __name__ == "__main__":
