@@ -210,7 +210,36 @@ AUDIT_ANCHOR_FILE = env.str("AUDIT_ANCHOR_FILE", default="")
 SMB_USERNAME = env.str("SMB_USERNAME", default="")
 SMB_PASSWORD = env_secret("SMB_PASSWORD", default="")
 SMB_DOMAIN = env.str("SMB_DOMAIN", default="")
-SMB_AUTH = env.str("SMB_AUTH", default="negotiate")  # negotiate | ntlm | kerberos
+# SMB_AUTH: whose session reads and writes. service-account (every request as SMB_USERNAME, the portal's
+# access check decides) | kerberos-delegation (each request as the person, by Kerberos constrained
+# delegation from the service account's keytab SMB_KEYTAB: the file server decides every open).
+# SMB_AUTH_PROTOCOL: how the service account signs in: negotiate | kerberos | ntlm (kerberos works
+# where NTLM is disabled). The values negotiate | ntlm | kerberos in SMB_AUTH still mean
+# service-account with that protocol.
+_smb_auth = env.str("SMB_AUTH", default="service-account")
+SMB_AUTH = "service-account" if _smb_auth in ("negotiate", "ntlm", "kerberos") else _smb_auth
+SMB_AUTH_PROTOCOL = env.str("SMB_AUTH_PROTOCOL", default=_smb_auth if SMB_AUTH != _smb_auth else "negotiate")
+if SMB_AUTH not in ("service-account", "kerberos-delegation"):
+    raise ImproperlyConfigured(f"SMB_AUTH must be service-account or kerberos-delegation, not {SMB_AUTH!r}.")
+if SMB_AUTH_PROTOCOL not in ("negotiate", "kerberos", "ntlm"):
+    raise ImproperlyConfigured(f"SMB_AUTH_PROTOCOL must be negotiate, kerberos or ntlm, not {SMB_AUTH_PROTOCOL!r}.")
+SMB_KEYTAB = env.str("SMB_KEYTAB", default="")  # the service account's keytab (Kerberos)
+SMB_REALM = env.str("SMB_REALM", default="")  # Kerberos realm; default: LDAP_UPN_SUFFIX in capitals
+if SMB_AUTH == "kerberos-delegation" and not SMB_KEYTAB:
+    raise ImproperlyConfigured("SMB_AUTH=kerberos-delegation needs SMB_KEYTAB, the service account's keytab.")
+# address=DNS name pairs (;-separated): the name in a file server's SPN (cifs/<name>) when roots name
+# it by address or a short name, e.g. 10.0.0.5=fs01.corp.example.com
+SMB_KERBEROS_HOSTNAMES = {
+    pair.split("=", 1)[0].strip().lower(): pair.split("=", 1)[1].strip()
+    for pair in env.str("SMB_KERBEROS_HOSTNAMES", default="").split(";") if "=" in pair
+}
+# A person the domain does not delegate (sensitive account, Protected Users): refuse (the default:
+# they are told why) | service-account (the service account reads for them, the portal's check decides,
+# audited as such).
+SMB_DELEGATION_FALLBACK = env.str("SMB_DELEGATION_FALLBACK", default="refuse")
+if SMB_DELEGATION_FALLBACK not in ("refuse", "service-account"):
+    raise ImproperlyConfigured("SMB_DELEGATION_FALLBACK must be refuse or service-account.")
+SMB_PERSON_SESSION_IDLE = env.int("SMB_PERSON_SESSION_IDLE", default=120)  # seconds; a person's session then logs off
 SMB_REQUIRE_SIGNING = env.bool("SMB_REQUIRE_SIGNING", default=True)
 SMB_ENCRYPT = env.bool("SMB_ENCRYPT", default=False)
 SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)

@@ -19,6 +19,8 @@ from restore.smb.errors import (
     Unreachable,
 )
 from restore.smb.handles import MAX_CHUNK, ReadHandle, WriteHandle
+from restore.smb.kerberos import KerberosError, NotDelegable
+from restore.smb.people import client_for_person, delegating
 from restore.smb.pool import reset_pool
 from restore.smb.types import UNREADABLE, Credentials, Entry, Snapshot, Unreadable
 
@@ -29,6 +31,8 @@ __all__ = [
     "ConnectionLost",
     "Credentials",
     "Entry",
+    "KerberosError",
+    "NotDelegable",
     "MAX_CHUNK",
     "NotFound",
     "ReparsePoint",
@@ -40,6 +44,8 @@ __all__ = [
     "Unreadable",
     "WriteHandle",
     "client_for",
+    "client_for_person",
+    "delegating",
     "reset_pool",
     "service_credentials",
     "settings_options",

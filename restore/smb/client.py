@@ -17,7 +17,7 @@ from django.conf import settings
 from smbprotocol.file_info import FileInformationClass, InfoType
 from smbprotocol.ioctl import CtlCode
 
-from restore.smb import errors, wire
+from restore.smb import errors, kerberos, wire
 from restore.smb.changes import ChangesMixin
 from restore.smb.handles import MAX_CHUNK, ReadHandle
 from restore.smb.pool import Options, Pool, get_pool
@@ -47,9 +47,11 @@ def settings_options() -> Options:
 
 
 def service_credentials() -> Credentials:
-    """The portal's service account from settings (SMB_USERNAME, SMB_PASSWORD, SMB_DOMAIN, SMB_AUTH)."""
-    return Credentials(settings.SMB_USERNAME, settings.SMB_PASSWORD, getattr(settings, "SMB_DOMAIN", ""),
-                       getattr(settings, "SMB_AUTH", "negotiate"))
+    """The portal's service account from settings (SMB_USERNAME, SMB_PASSWORD, SMB_DOMAIN,
+    SMB_AUTH_PROTOCOL; with Kerberos its keytab SMB_KEYTAB when set, see ``kerberos.py``)."""
+    base = Credentials(settings.SMB_USERNAME, settings.SMB_PASSWORD, getattr(settings, "SMB_DOMAIN", ""),
+                       getattr(settings, "SMB_AUTH_PROTOCOL", "negotiate"))
+    return kerberos.service_credentials_kerberos(base) if base.auth == "kerberos" else base
 
 
 def client_for(server: str, credentials: Credentials | None = None) -> Client:

@@ -4,6 +4,9 @@
 * one ``Session`` per identity on it — a person's session is never used for anyone else;
 * one ``TreeConnect`` per share in a session.
 
+People's own sessions (Kerberos delegation: ``Credentials.idle``) are logged off once unused for
+that long: a portal used by thousands keeps only the sessions of the people using it now.
+
 The pool belongs to the process that built it (``os.getpid()``): a Celery prefork child inherits
 the parent's sockets but must never use them (the two would interleave messages on one socket)
 nor shut them down (that would cut the parent's connection too), so a child starts afresh.
@@ -18,14 +21,16 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
 from smbprotocol.connection import Connection
 from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
+from spnego import KerberosCCache
 
-from restore.smb import errors, wire
+from restore.smb import errors, kerberos, wire
 from restore.smb.types import Credentials
 
 log = logging.getLogger(__name__)
@@ -67,13 +72,17 @@ class Pool:
         self._connections: dict[tuple, Connection] = {}
         self._sessions: dict[tuple, Session] = {}
         self._trees: dict[tuple, TreeConnect] = {}
+        self._idle: dict[tuple, tuple[float, float]] = {}  # session key -> (last use, idle limit)
 
     def tree(self, server: str, share: str, credentials: Credentials, options: Options) -> TreeConnect:
         """A connected tree for (server, share) as ``credentials``: reused, or (re)built now."""
         server_key = _server_key(server, options)
         session_key = server_key + credentials.identity
         tree_key = session_key + (share.lower(),)
+        self._log_off_idle()
         with self._server_lock(server_key):
+            if credentials.idle is not None:
+                self._idle[session_key] = (time.monotonic(), credentials.idle)
             connection = self._connections.get(server_key)
             if connection is not None and not alive(connection):
                 log.info("SMB connection to %s:%s was lost; reconnecting", server, options.port)
@@ -131,11 +140,39 @@ class Pool:
             self._connections.clear()
             self._sessions.clear()
             self._trees.clear()
+            self._idle.clear()
         for connection in connections:
             try:
                 connection.disconnect(close=alive(connection), timeout=5)
             except Exception:  # closing is best effort: the server may be gone already
                 log.debug("error while closing an SMB connection", exc_info=True)
+
+    def sessions(self) -> list[tuple]:
+        """The keys of the sessions held now: (server, port, signing, encryption, principal, kind, _)."""
+        return list(self._sessions)
+
+    def session_for(self, server: str, options: Options, credentials: Credentials) -> Session | None:
+        """The pooled session of ``credentials`` (tests compare it with what the server reports)."""
+        return self._sessions.get(_server_key(server, options) + credentials.identity)
+
+    def _log_off_idle(self) -> None:
+        now = time.monotonic()
+        for session_key, (used, limit) in list(self._idle.items()):
+            if now - used <= limit:
+                continue
+            server_key = session_key[:4]
+            with self._server_lock(server_key):
+                if self._idle.get(session_key, (now, 0))[0] != used:
+                    continue  # used meanwhile
+                del self._idle[session_key]
+                session = self._sessions.pop(session_key, None)
+                for key in [k for k in self._trees if k[: len(session_key)] == session_key]:
+                    del self._trees[key]
+            if session is not None:
+                try:
+                    session.disconnect(True, timeout=5)  # log off: the server forgets the person's session
+                except Exception:  # best effort: the server may be gone, the session expired
+                    log.debug("error while logging off an idle SMB session", exc_info=True)
 
     def connection_for(self, server: str, options: Options) -> Connection | None:
         """The pooled connection (tests use it to cut the transport underneath)."""
@@ -165,8 +202,14 @@ class Pool:
         return connection
 
     def _session(self, connection: Connection, credentials: Credentials, options: Options) -> Session:
-        session = Session(connection, credentials.principal, credentials.password,
-                          require_encryption=options.encrypt, auth_protocol=credentials.auth)
+        user = credentials.principal
+        if credentials.ccache:  # tickets already in hand: the service account's, or a person's by delegation
+            user = KerberosCCache(ccache=credentials.ccache, principal=credentials.principal)
+        # Kerberos asks for cifs/<the server's DNS name> even when the connection goes to an address.
+        hostname = kerberos.spn_host(connection.server_name) if credentials.auth != "ntlm" else None
+        session = Session(connection, user, None if credentials.ccache else credentials.password,
+                          require_encryption=options.encrypt,
+                          hostname_override=hostname, auth_protocol=credentials.auth)
         try:
             session.connect()
             # A fresh connection has ~64 credits; raise the window once so pipelines and reads flow.

@@ -91,12 +91,20 @@ class Entry:
 class Credentials:
     """Who a session authenticates as. ``auth`` is negotiate | ntlm | kerberos.
 
+    ``ccache``: a Kerberos credential cache holding the tickets to use (the service account's from its
+    keytab, or a person's obtained by delegation: ``delegated``); then ``username`` is the principal
+    and there is no password. ``idle``: seconds after which an unused session is logged off (people's
+    sessions; None keeps it for the process's life).
+
     The password is excluded from repr so it never reaches a log or a traceback."""
 
     username: str
     password: str = field(repr=False)
     domain: str = ""
     auth: str = "negotiate"
+    ccache: str = field(default="", repr=False)
+    delegated: bool = False
+    idle: float | None = None
 
     def __post_init__(self):
         if self.auth not in ("negotiate", "ntlm", "kerberos"):
@@ -105,7 +113,7 @@ class Credentials:
     @property
     def principal(self) -> str:
         """The name handed to SPNEGO: DOMAIN\\user unless the username already names its domain."""
-        if not self.domain or "\\" in self.username or "@" in self.username:
+        if not self.domain or "\\" in self.username or "@" in self.username or self.ccache:
             return self.username
         return f"{self.domain}\\{self.username}"
 
@@ -113,7 +121,11 @@ class Credentials:
     def identity(self) -> tuple[str, str, str]:
         """The pool key: one session per (principal, auth, password) — never shared between users.
 
-        The password takes part as a digest only, so a changed password gets a new session."""
+        The password takes part as a digest only, so a changed password gets a new session. Tickets
+        from a credential cache are renewed under the same session (the cache's name does not count);
+        a person's delegated session is never the service account's, even for the same name."""
+        if self.ccache:
+            return (self.principal.lower(), "delegated" if self.delegated else "kerberos-ccache", "")
         digest = hashlib.sha256(self.password.encode()).hexdigest()
         return (self.principal.lower(), self.auth, digest)
 
