@@ -1,6 +1,6 @@
 """The OpenAPI schema's error answers: every operation documents the refusals it can give, in the
 API's one error format (restore/api/exceptions.py), so clients and the contract test
-(tests/integration/test_api_contract.py) can rely on the status codes.
+(tests/integration/api/test_contract.py) can rely on the status codes.
 
 Which ones, from what the view is:
 - 401 (no or wrong credentials), 403 (the permission layer refuses) and 429 (throttled) always;

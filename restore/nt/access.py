@@ -181,7 +181,7 @@ PRE_WINDOWS_2000_COMPATIBLE_ACCESS = "S-1-5-32-554"
 
 
 # SIDs whose presence in the file server's token we cannot know: they deny, never allow (see the
-# module docstring). Measured against Samba 4.17 by tests/integration/test_access_differential.py:
+# module docstring). Measured against Samba 4.17 by tests/integration/nt/test_access_differential.py:
 # - This Organization: Windows puts it in a same-forest network logon's token; Samba does not.
 # - NTLM Authentication: in the token of an NTLM logon (Samba's too), not of a Kerberos one.
 # - The asserted-identity SIDs: Windows adds one to a Kerberos logon's token, never to an NTLM one.

@@ -19,10 +19,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings as django_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from tests.workers import Workers
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "tests" / "artifacts" / "screenshots"
@@ -128,12 +125,3 @@ def portal(browser, live_server, testenv, request):
             context.pages[-1].screenshot(path=str(SCREENSHOTS / f"failed-{request.node.name}-{username}.png"),
                                          full_page=True)
         context.close()
-
-
-@pytest.fixture
-def worker(transactional_db, tmp_path):
-    """One real Celery worker on the portal's broker (TEST_REDIS_URL's db) and the test database."""
-    pool = Workers(django_settings.CELERY_BROKER_URL, tmp_path)
-    pool.start()
-    yield pool
-    pool.stop_all()

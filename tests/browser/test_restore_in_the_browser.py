@@ -18,8 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from restore.models import JobState, RestoreItem, RestoreJob
-from tests.integration.test_related import generation, on_disk
-from tests.integration.test_restore_related import cleanup, top_of  # noqa: F401  (cleanup is a fixture)
+from tests.support.history import generation, on_disk, top_of
 
 from .conftest import Screens
 
@@ -100,7 +99,7 @@ def alice_restores_her_old_notes(page: Page, screens: Screens, oldest) -> Restor
 
 
 def test_alice_restores_a_file_with_its_related_files_and_the_auditor_finds_it(
-        portal, worker, testenv, cleanup):  # noqa: F811  (cleanup is the imported fixture)
+        portal, worker, testenv, cleanup):
     oldest = generation(testenv, "data", 0)
     alice_screens = Screens(first=1)
     try:

@@ -1,3 +1,5 @@
+"""Fixtures of the integration tests: the portal's service account over SMB, alice with a scratch area."""
+
 import pytest
 
 
@@ -8,3 +10,20 @@ def _clear_cache_between_tests():
 
     yield
     cache.clear()
+
+
+@pytest.fixture
+def svc(testenv):
+    """The portal's service account over SMB (SMB_* settings from .testenv/env)."""
+    from restore import smb
+
+    return smb.client_for("127.0.0.1")
+
+
+@pytest.fixture
+def alice_in_area(alice, area):
+    """alice signed in, with the requesting module's scratch ``area`` as her root "scratch"."""
+    from tests.support.scratch import give_root
+
+    give_root("alice", area)
+    return alice

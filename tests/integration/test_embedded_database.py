@@ -31,9 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.workers import REPO, Workers
-
-from .scratch import FULL, SERVER, SHARE, ScratchArea, sid_of
+from tests.support.scratch import FULL, SERVER, SHARE, ScratchArea, sid_of
+from tests.support.workers import REPO, Workers
 
 pytestmark = [pytest.mark.samba]
 PEOPLE = ("alice", "bob", "carol")

@@ -14,7 +14,7 @@ Each comparison has a relation:
   :func:`relation` (SIDs whose presence in the file server's token we cannot know; callback
   deny ACEs, which Samba does not evaluate).
 
-Used by tests/integration/test_access_differential.py (CI: a bounded number of generated
+Used by tests/integration/nt/test_access_differential.py (CI: a bounded number of generated
 descriptors) and scripts/differential (a larger run).
 """
 

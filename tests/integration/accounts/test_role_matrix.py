@@ -164,7 +164,7 @@ def test_every_url_pattern_is_classified_in_the_matrix():
     unclassified = [route for route in url_patterns() if route not in TABLE]
     assert not unclassified, (
         f"URL pattern(s) missing from the role matrix: {unclassified}. Classify each in TABLE of "
-        "tests/integration/test_role_matrix.py: the status each role gets, and who may see alice's names.")
+        "tests/integration/accounts/test_role_matrix.py: the status each role gets, and who may see alice's names.")
 
 
 # --- calling --------------------------------------------------------------------------------------

@@ -30,8 +30,7 @@ from openapi_spec_validator import validate
 
 from restore.api.restores import RestoreStartThrottle
 from restore.models import Identity, RestoreJob
-
-from ..conftest import basic_auth
+from tests.conftest import basic_auth
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 

@@ -13,9 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from restore.audit import anchor, verify
 from restore.audit import trail as audit
 from restore.models import AuditEvent
-
-from .audit_tamper import bypass_append_only_trigger
-from .test_audit_trail import udp_listener  # noqa: F401  (fixture: a UDP socket standing in for the SIEM)
+from tests.support.audit_tamper import bypass_append_only_trigger
 
 pytestmark = pytest.mark.django_db
 

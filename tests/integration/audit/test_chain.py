@@ -8,8 +8,7 @@ from django.db import connection
 from restore.audit import trail as audit
 from restore.audit import verify
 from restore.models import AuditEvent
-
-from .audit_tamper import bypass_append_only_trigger
+from tests.support.audit_tamper import bypass_append_only_trigger
 
 pytestmark = pytest.mark.django_db
 

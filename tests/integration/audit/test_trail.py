@@ -24,15 +24,9 @@ from restore.audit import trail as audit
 from restore.audit import verify
 from restore.models import AuditEvent
 from tests.conftest import basic_auth
-from tests.integration.audit_tamper import bypass_append_only_trigger
-from tests.integration.test_helpdesk import signed_in  # noqa: F401  (fixture: a new signed-in Client)
+from tests.support.audit_tamper import bypass_append_only_trigger
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
-
-
-@pytest.fixture
-def auditor(signed_in):
-    return signed_in("auditor1")
 
 
 def trail(client, **filters) -> list[dict]:
@@ -49,21 +43,21 @@ def oldest_snapshot(client) -> str:
 
 
 @override_settings(AXES_FAILURE_LIMIT=2)
-def test_every_sign_in_is_recorded_ok_failed_and_locked(testenv, auditor):
+def test_every_sign_in_is_recorded_ok_failed_and_locked(testenv, auditor1):
     Client().post("/signin/", {"username": "bob", "password": testenv.password})
     Client(REMOTE_ADDR="127.0.0.21").get("/api/v1/me", **basic_auth("bob", "not-his"))  # HTTP Basic: the same checks
     carol = Client(REMOTE_ADDR="127.0.0.22")
     for _ in range(2):
         carol.post("/signin/", {"username": "carol", "password": "wrong"})
     assert carol.post("/signin/", {"username": "carol", "password": testenv.password}).status_code == 429
-    bob = trail(auditor, person="bob", action="sign_in")
+    bob = trail(auditor1, person="bob", action="sign_in")
     assert [(e["result"], e["details"]["via"]) for e in reversed(bob)] == [("ok", "/signin/"), ("failed", "/api/v1/me")]
-    carol = [(e["result"], e["details"].get("reason")) for e in reversed(trail(auditor, person="carol"))]
+    carol = [(e["result"], e["details"].get("reason")) for e in reversed(trail(auditor1, person="carol"))]
     assert carol[0] == ("failed", "wrong password")
     assert carol[-1] == ("locked", "too many failed sign-ins") and "ok" not in [result for result, _ in carol]
 
 
-def test_listing_at_a_snapshot_timeline_preview_and_download_are_recorded(signed_in, auditor):
+def test_listing_at_a_snapshot_timeline_preview_and_download_are_recorded(signed_in, auditor1):
     alice = signed_in("alice")
     at = oldest_snapshot(alice)
     alice.get("/api/v1/roots/data/entries", {"path": "Documents"})  # live listings are not records
@@ -74,37 +68,37 @@ def test_listing_at_a_snapshot_timeline_preview_and_download_are_recorded(signed
     b"".join(alice.get("/api/v1/roots/data/content", {"path": "Documents/notes.txt", "disposition": "inline",
                                                      "at": at}).streaming_content)
     b"".join(alice.get("/api/v1/roots/data/content", {"path": "Documents/notes.txt"}).streaming_content)
-    events = [(e["action"], e["path"], e["snapshot"]) for e in reversed(trail(auditor, person="alice"))
+    events = [(e["action"], e["path"], e["snapshot"]) for e in reversed(trail(auditor1, person="alice"))
               if e["action"] != "sign_in"]
     assert events == [("list", "Documents", at), ("list", "Documents\\Finance", at),
                       ("timeline", "Documents\\notes.txt", ""), ("timeline", "Documents\\final.txt", ""),
                       ("preview", "Documents\\notes.txt", at), ("download", "Documents\\notes.txt", "")]
     assert all(e["role"] == "user" and e["source_ip"] == "127.0.0.1" and e["request_id"]
-               for e in trail(auditor, person="alice") if e["action"] != "sign_in")
+               for e in trail(auditor1, person="alice") if e["action"] != "sign_in")
 
 
-def test_refusals_are_recorded_as_access_denied(signed_in, auditor):
+def test_refusals_are_recorded_as_access_denied(signed_in, auditor1):
     bob = signed_in("bob")
     bob.get("/api/v1/audit")
     bob.get("/audit/")
-    auditor.get("/api/v1/roots/data/entries", {"path": "Documents"})
-    denied = trail(auditor, action="access_denied")
+    auditor1.get("/api/v1/roots/data/entries", {"path": "Documents"})
+    denied = trail(auditor1, action="access_denied")
     assert {(e["actor"], e["details"]["operation"]) for e in denied} == {
         ("bob", "/api/v1/audit"), ("bob", "/audit/"), ("auditor1", "/api/v1/roots/data/entries")}
     assert all(e["result"] == "denied" for e in denied)
 
 
-def test_acting_for_start_and_end_are_recorded_with_ticket_and_reason(signed_in, auditor):
+def test_acting_for_start_and_end_are_recorded_with_ticket_and_reason(signed_in, auditor1):
     helpdesk1 = signed_in("helpdesk1")
     helpdesk1.post("/helpdesk/act-for", {"username": "alice", "ticket": "INC-42", "reason": "lost report"})
     helpdesk1.post("/helpdesk/stop")
-    events = trail(auditor, acting_for="alice")
+    events = trail(auditor1, acting_for="alice")
     assert [e["action"] for e in reversed(events)] == ["act_for_start", "act_for_end"]
     assert all(e["actor"] == "helpdesk1" and e["details"]["ticket"] == "INC-42" for e in events)
     assert events[-1]["details"]["reason"] == "lost report"
 
 
-def test_admin_changes_are_configuration_changes_in_the_trail(auditor):
+def test_admin_changes_are_configuration_changes_in_the_trail(auditor1):
     root = get_user_model().objects.create_superuser("localadmin", "admin@example.test", "Emergency-Pass-123")
     admin = Client()
     admin.force_login(root, backend="restore.accounts.backends.EmergencyAdminBackend")
@@ -114,14 +108,14 @@ def test_admin_changes_are_configuration_changes_in_the_trail(auditor):
     group = Group.objects.get(name="Restore Approvers")
     assert admin.post(f"/admin/auth/group/{group.pk}/change/", {"name": "Restore Reviewers"}).status_code == 302
     assert admin.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"}).status_code == 302
-    changes = list(reversed(trail(auditor, action="config_change")))
+    changes = list(reversed(trail(auditor1, action="config_change")))
     assert [(e["actor"], e["role"], e["details"]["model"], e["details"]["change"]) for e in changes] == [
         ("localadmin", "admin", "auth.group", "added"), ("localadmin", "admin", "auth.group", "changed"),
         ("localadmin", "admin", "auth.group", "deleted")]
     assert changes[1]["details"]["object"] == "Restore Reviewers" and "Name" in changes[1]["details"]["message"]
 
 
-def test_a_configuration_change_and_its_record_share_one_transaction(auditor):
+def test_a_configuration_change_and_its_record_share_one_transaction(auditor1):
     from django.contrib.admin.models import ADDITION, LogEntry
     from django.contrib.auth.models import Group
 
@@ -154,22 +148,22 @@ def test_anonymous_gets_a_basic_challenge_on_the_api_and_the_sign_in_page_on_the
     assert page.status_code == 302 and page["Location"].startswith("/signin/")
 
 
-def test_auditors_get_403_on_file_content_and_restores(auditor, signed_in):
+def test_auditors_get_403_on_file_content_and_restores(auditor1, signed_in):
     for url, params in [("/api/v1/roots", {}), ("/api/v1/roots/data/entries", {"path": "Documents"}),
                         ("/api/v1/roots/data/versions", {"path": "Documents/notes.txt"}),
                         ("/api/v1/roots/data/content", {"path": "Documents/notes.txt"}),
                         ("/api/v1/restores", {}), ("/roots/data/", {}), ("/roots/data/file", {"path": "x.txt"})]:
-        assert auditor.get(url, params).status_code == 403, url
+        assert auditor1.get(url, params).status_code == 403, url
     restore = {"items": [{"root": "data", "path": "Documents/notes.txt", "at": "live"}], "dry_run": True}
-    assert auditor.post("/api/v1/restores", json.dumps(restore), content_type="application/json").status_code == 403
-    assert auditor.post("/helpdesk/act-for", {"username": "alice", "ticket": "T1", "reason": "r"}).status_code == 403
+    assert auditor1.post("/api/v1/restores", json.dumps(restore), content_type="application/json").status_code == 403
+    assert auditor1.post("/helpdesk/act-for", {"username": "alice", "ticket": "T1", "reason": "r"}).status_code == 403
 
 
-def test_the_trail_cannot_be_changed_through_the_api_the_pages_or_the_admin(auditor):
+def test_the_trail_cannot_be_changed_through_the_api_the_pages_or_the_admin(auditor1):
     event = audit.record(audit.Context(), "list", "ok", path="Documents")
     for method in ("post", "put", "patch", "delete"):
-        assert getattr(auditor, method)("/api/v1/audit").status_code == 405
-    assert auditor.post("/audit/").status_code == 405
+        assert getattr(auditor1, method)("/api/v1/audit").status_code == 405
+    assert auditor1.post("/audit/").status_code == 405
     root = get_user_model().objects.create_superuser("localadmin", "admin@example.test", "Emergency-Pass-123")
     admin = Client()
     admin.force_login(root, backend="restore.accounts.backends.EmergencyAdminBackend")
@@ -195,9 +189,9 @@ def seed(n: int = 7) -> list[AuditEvent]:
     return events
 
 
-def test_filters_by_person_acting_for_action_path_result_and_time(auditor):
+def test_filters_by_person_acting_for_action_path_result_and_time(auditor1):
     events = seed()
-    ids = lambda **f: [e["id"] for e in trail(auditor, **f)]  # noqa: E731
+    ids = lambda **f: [e["id"] for e in trail(auditor1, **f)]  # noqa: E731
     assert ids(person="ALICE") == [e.id for e in reversed(events) if e.actor_username == "alice"]
     assert ids(acting_for="alice") == [e.id for e in reversed(events) if e.acting_for_username == "alice"]
     assert ids(action="list", person="alice") == [e.id for e in reversed(events) if e.action == "list"
@@ -213,39 +207,39 @@ def test_filters_by_person_acting_for_action_path_result_and_time(auditor):
                                  {"limit": "0"}, {"limit": "100000"}, {"before": "-1"},
                                  {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
                                  {"until": "9999-12-31T23:00:00-05:00"}])  # past the last year Python holds
-def test_bad_filters_are_400_with_a_reason(auditor, bad):
-    response = auditor.get("/api/v1/audit", bad)
+def test_bad_filters_are_400_with_a_reason(auditor1, bad):
+    response = auditor1.get("/api/v1/audit", bad)
     assert response.status_code == 400 and response.json()["detail"]
-    assert auditor.get("/audit/", bad).status_code == 400
-    assert auditor.get("/api/v1/audit/export", {"format": "csv", **bad}).status_code == 400
+    assert auditor1.get("/audit/", bad).status_code == 400
+    assert auditor1.get("/api/v1/audit/export", {"format": "csv", **bad}).status_code == 400
 
 
-def test_any_offset_python_takes_filters_in_utc(auditor):
+def test_any_offset_python_takes_filters_in_utc(auditor1):
     """PostgreSQL refuses offsets past 15:59 (schemathesis found a 500 with +22:50): compared in UTC."""
     events = seed(2)
     since = events[1].at.astimezone(timezone.get_fixed_timezone(22 * 60 + 50)).isoformat()
-    response = auditor.get("/api/v1/audit", {"since": since, "path": "Documents\\file"})
+    response = auditor1.get("/api/v1/audit", {"since": since, "path": "Documents\\file"})
     assert response.status_code == 200
     assert [e["id"] for e in response.json()["results"]] == [events[1].id]
 
 
-def test_pages_follow_next_links_through_the_whole_trail_newest_first(auditor):
+def test_pages_follow_next_links_through_the_whole_trail_newest_first(auditor1):
     events = seed(7)
     seen, url, params = [], "/api/v1/audit", {"path": "Documents\\file", "limit": "3"}
     while url:
-        page = auditor.get(url, params).json()
+        page = auditor1.get(url, params).json()
         assert len(page["results"]) <= 3
         seen += [e["id"] for e in page["results"]]
         url, params = page["next"], {}
     assert seen == [e.id for e in reversed(events)]
 
 
-def test_the_page_shows_the_trail_with_filters_and_export_links(auditor):
+def test_the_page_shows_the_trail_with_filters_and_export_links(auditor1):
     seed()
-    html = auditor.get("/audit/", {"acting_for": "alice"}).content.decode()
+    html = auditor1.get("/audit/", {"acting_for": "alice"}).content.decode()
     assert "Documents\\file1.txt" in html and "Documents\\file0.txt" not in html
     assert "/api/v1/audit/export?format=csv&amp;acting_for=alice" in html
-    assert "Audit trail" in auditor.get("/").content.decode()  # the auditor's navigation
+    assert "Audit trail" in auditor1.get("/").content.decode()  # the auditor's navigation
 
 
 def export(client, kind, **filters):
@@ -255,41 +249,41 @@ def export(client, kind, **filters):
     return b"".join(response.streaming_content).decode()
 
 
-def test_csv_and_json_exports_stream_the_filtered_trail_oldest_first(auditor):
+def test_csv_and_json_exports_stream_the_filtered_trail_oldest_first(auditor1):
     events = seed()
-    rows = list(csv.DictReader(io.StringIO(export(auditor, "csv", acting_for="alice"))))
+    rows = list(csv.DictReader(io.StringIO(export(auditor1, "csv", acting_for="alice"))))
     expected = [e for e in events if e.acting_for_username == "alice"]
     assert [int(r["id"]) for r in rows] == [e.id for e in expected]
     assert rows[0]["hash"] == expected[0].hash and json.loads(rows[0]["details"]) == {"i": 1}
     assert rows[0]["actor"] == "helpdesk1" and rows[0]["path"] == "Documents\\file1.txt"
-    everything = json.loads(export(auditor, "json"))
+    everything = json.loads(export(auditor1, "json"))
     assert [e["id"] for e in everything] == list(AuditEvent.objects.filter(id__lte=everything[-1]["id"])
                                                  .order_by("id").values_list("id", flat=True))
     # the trail as it was when the export began: not the export's own record
     assert AuditEvent.objects.filter(action="audit_export").last().id > everything[-1]["id"]
 
 
-def test_each_export_is_itself_recorded(auditor):
-    export(auditor, "json", person="alice")
+def test_each_export_is_itself_recorded(auditor1):
+    export(auditor1, "json", person="alice")
     event = AuditEvent.objects.get(action="audit_export")
     assert event.actor_username == "auditor1" and event.details["filters"] == {"person": "alice"}
 
 
-def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(auditor):
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(auditor1):
     audit.record(audit.Context(), "list", "ok", path="=HYPERLINK(\"http://evil\")")
-    rows = list(csv.DictReader(io.StringIO(export(auditor, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(export(auditor1, "csv"))))
     assert rows[-1]["path"] == "'=HYPERLINK(\"http://evil\")"
 
 
-def test_export_needs_a_known_format(auditor):
-    assert auditor.get("/api/v1/audit/export").status_code == 400
-    assert auditor.get("/api/v1/audit/export", {"format": "xlsx"}).status_code == 400
+def test_export_needs_a_known_format(auditor1):
+    assert auditor1.get("/api/v1/audit/export").status_code == 400
+    assert auditor1.get("/api/v1/audit/export", {"format": "xlsx"}).status_code == 400
 
 
 # --- tamper evidence ------------------------------------------------------------------------------
 
 
-def test_verify_audit_reports_a_record_of_real_actions_changed_in_the_database(signed_in, auditor):
+def test_verify_audit_reports_a_record_of_real_actions_changed_in_the_database(signed_in, auditor1):
     alice = signed_in("alice")
     alice.get("/api/v1/roots/data/versions", {"path": "Documents/notes.txt"})
     b"".join(alice.get("/api/v1/roots/data/content", {"path": "Documents/notes.txt"}).streaming_content)
@@ -303,7 +297,7 @@ def test_verify_audit_reports_a_record_of_real_actions_changed_in_the_database(s
         call_command("verify_audit")
 
 
-def test_verify_audit_reports_a_record_inserted_with_a_forged_hash(auditor):
+def test_verify_audit_reports_a_record_inserted_with_a_forged_hash(auditor1):
     events = seed(3)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -316,15 +310,6 @@ def test_verify_audit_reports_a_record_inserted_with_a_forged_hash(auditor):
 
 
 # --- forwarding to a SIEM -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def udp_listener():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5)
-    yield sock
-    sock.close()
 
 
 def test_records_go_to_syslog_after_commit_with_their_fields(settings, udp_listener,

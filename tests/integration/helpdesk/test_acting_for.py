@@ -14,6 +14,7 @@ from restore.helpdesk import people as helpdesk
 from restore.models import ActingFor, AuditEvent
 from restore.nt.access import Token
 from tests.conftest import basic_auth
+from tests.support.acting import START, act_for, acting_helpdesk1
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -22,40 +23,6 @@ PROFILE_FOLDERS = ["", "AppData/Roaming/Microsoft/Signatures"]
 DATA_FILES = ["Documents/notes.txt", "Documents/Archive/handover.docx", "Documents/Finance/salaries.xlsx",
               "Documents/Finance/forecast.xlsx", "Documents/report.docx", "Documents/final.txt"]
 PROFILE_FILES = ["AppData/Roaming/Microsoft/Signatures/Work.htm"]
-START = {"username": "alice", "ticket": "INC0012345", "reason": "alice deleted her notes by mistake"}
-
-
-@pytest.fixture
-def signed_in(testenv):
-    """signed_in('alice') -> a new Client signed in through the real sign-in page."""
-
-    def _sign_in(username: str) -> Client:
-        client = Client()
-        response = client.post("/signin/", {"username": username, "password": testenv.password})
-        assert response.status_code == 302, response.content[:300]
-        return client
-
-    return _sign_in
-
-
-@pytest.fixture
-def alice(signed_in):
-    return signed_in("alice")
-
-
-@pytest.fixture
-def helpdesk1(signed_in):
-    return signed_in("helpdesk1")
-
-
-def act_for(client, **fields):
-    return client.post("/api/v1/helpdesk/act-for", json.dumps({**START, **fields}), content_type="application/json")
-
-
-def acting_helpdesk1(helpdesk1, username="alice"):
-    response = act_for(helpdesk1, username=username)
-    assert response.status_code == 201, response.content
-    return helpdesk1
 
 
 def answer(client, url, **params):

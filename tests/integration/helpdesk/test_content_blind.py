@@ -22,28 +22,12 @@ from django.utils import timezone
 
 from restore.models import ActingFor, AuditEvent, Identity, RestoreItem, RestoreJob, Role
 from tests.conftest import basic_auth
-
-from .test_related import generation
+from tests.support.history import generation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
 NOTES = "Documents/bob-notes.txt"
 ACT_FOR_BOB = {"username": "bob", "ticket": "INC0016001", "reason": "bob lost his notes"}
-
-
-@pytest.fixture
-def signed_in(testenv):
-    def _sign_in(username: str) -> Client:
-        client = Client()
-        assert client.post("/signin/", {"username": username, "password": testenv.password}).status_code == 302
-        return client
-
-    return _sign_in
-
-
-@pytest.fixture
-def helpdesk1(signed_in):
-    return signed_in("helpdesk1")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ create a file or a folder in it, delete). Samba's answer is compared with our de
 token the portal computes for that character, on the descriptor as read back from the server.
 
 Zero disagreements: equal everywhere, except the two classes documented in
-tests/differential.py:relation (where we may refuse what Samba allows, never the reverse). The
+tests/support/differential.py:relation (where we may refuse what Samba allows, never the reverse). The
 hand-picked cases also pin Samba's own answer (who may read, and more where it matters), so a case
 cannot pass by testing something other than what its name says.
 
@@ -47,7 +47,7 @@ from restore.nt.access import (
     WRITE_OWNER,
 )
 from restore.nt.descriptors import Ace, SecurityDescriptor, SecurityDescriptorError, parse_security_descriptor
-from tests.differential import CHARACTERS, CHECKS, FILE_CHECKS, SHARE, Lab, Sids, descriptor
+from tests.support.differential import CHARACTERS, CHECKS, FILE_CHECKS, SHARE, Lab, Sids, descriptor
 
 pytestmark = [pytest.mark.samba, pytest.mark.django_db]
 

@@ -8,10 +8,8 @@ removed over SMB by the service account.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,57 +23,15 @@ from restore.nt.descriptors import SecurityDescriptor, build_security_descriptor
 from restore.related import bundles
 from restore.related import rules as related
 from restore.versions.roots import NotFound
+from tests.support.history import (CASES, CODE, FF, FOLDER_OF, SHARE_OF, SIG, T1, T2, T3, generation, on_disk, sha,
+                                   stream_bytes)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
 SERVER = "127.0.0.1"
-SHARE_OF = {"profile": "profiles", "data": "data"}
-FOLDER_OF = {"profile": "alice.V6", "data": "alice"}  # the roots' folders in their shares
-FF = "AppData/Roaming/Mozilla/Firefox/Profiles/k3x9.default-release"
-CHROME = "AppData/Local/Google/Chrome/User Data/Default"
-EDGE = "AppData/Local/Microsoft/Edge/User Data/Default"
-SIG = "AppData/Roaming/Microsoft/Signatures"
-MS = "AppData/Roaming/Microsoft"
-NPP = "AppData/Roaming/Notepad++"
-CODE = "AppData/Roaming/Code/User"
-STICKY = "AppData/Local/Packages/Microsoft.MicrosoftStickyNotes_8wekyb3d8bbwe/LocalState"
-T1, T2, T3 = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class Case:
-    rule: str
-    root: str
-    path: str
-    generation: int  # T1, T2 or T3
-    pulled: tuple[str, ...]  # what this rule must pull (keys: '/' paths, ':stream' for streams)
-
-
-CASES = [
-    Case("firefox-profile", "profile", f"{FF}/places.sqlite", T2, (f"{FF}/favicons.sqlite", f"{FF}/prefs.js")),
-    Case("chrome-profile", "profile", f"{CHROME}/Bookmarks", T1, (f"{CHROME}/Bookmarks.bak", f"{CHROME}/Preferences")),
-    Case("edge-profile", "profile", f"{EDGE}/Preferences", T3, (f"{EDGE}/Bookmarks", f"{EDGE}/Bookmarks.bak")),
-    Case("outlook-signature", "profile", f"{SIG}/Work.htm", T2, (f"{SIG}/Work.rtf", f"{SIG}/Work.txt", f"{SIG}/Work_files")),
-    Case("office-user-settings", "profile", f"{MS}/UProof/CUSTOM.DIC", T1, (f"{MS}/Templates/Normal.dotm",)),
-    Case("notepad-plus-plus", "profile", f"{NPP}/config.xml", T1, (f"{NPP}/session.xml", f"{NPP}/shortcuts.xml")),
-    Case("vscode-user-settings", "profile", f"{CODE}/settings.json", T2, (f"{CODE}/keybindings.json", f"{CODE}/snippets")),
-    Case("sticky-notes", "profile", f"{STICKY}/plum.sqlite", T1, (f"{STICKY}/plum.sqlite-wal", f"{STICKY}/plum.sqlite-shm")),
-    Case("shapefile", "data", "Documents/GIS/parcels.shp", T1,
-         tuple(f"Documents/GIS/parcels.{e}" for e in ("shx", "dbf", "prj", "cpg"))),
-    Case("photo-sidecars", "data", "Pictures/IMG_0001.jpg", T3, ("Pictures/IMG_0001.xmp", "Pictures/IMG_0001.thm")),
-    Case("sqlite-journal", "data", "Documents/ledger.sqlite", T2, ("Documents/ledger.sqlite-wal", "Documents/ledger.sqlite-shm")),
-    Case("sqlite-database", "data", "Documents/ledger.sqlite-wal", T2, ("Documents/ledger.sqlite",)),
-    Case("folder-desktop-ini", "data", "Desktop/todo.txt", T1, ("Desktop/desktop.ini",)),
-    Case("alternate-data-streams", "data", "Documents/setup.pdf", T2, ("Documents/setup.pdf:Zone.Identifier",)),
-]
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def alice(sign_in):
-    return sign_in("alice")
 
 
 @pytest.fixture
@@ -85,38 +41,12 @@ def alice_subject(alice):
     return token_of(ident), {r.id: r for r in roots_of(ident)}
 
 
-@pytest.fixture
-def svc(testenv) -> smb.Client:
-    return smb.client_for(SERVER)
-
-
-def generation(testenv, root: str, n: int) -> smb.Snapshot:
-    """T1, T2, T3 of the fixture history: the three oldest snapshots (tests may add newer ones)."""
-    tokens = sorted(p.name for p in testenv.snapdir(SHARE_OF[root]).iterdir() if p.name.startswith("@GMT-"))
-    return smb.Snapshot.from_token(tokens[n])
-
-
-def on_disk(testenv, root: str, path: str, snapshot: smb.Snapshot | None) -> Path:
-    share = SHARE_OF[root]
-    base = testenv.share_path(share) if snapshot is None else testenv.snapdir(share) / snapshot.token
-    return base / FOLDER_OF[root] / path.replace("\\", "/")
-
-
 def share_path(root: str, path: str) -> str:
     return FOLDER_OF[root] + "\\" + path.replace("/", "\\")
 
 
 def mtime(p: Path) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=p.stat().st_mtime_ns // 1000)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def stream_bytes(p: Path, name: str) -> bytes:
-    """vfs_streams_xattr keeps a stream in a user.DosStream xattr, with a trailing NUL."""
-    return os.getxattr(p, f"user.DosStream.{name}:$DATA").rstrip(b"\0")
 
 
 def assert_from_snapshot(testenv, svc, root: str, item: bundles.Item, snapshot: smb.Snapshot | None):

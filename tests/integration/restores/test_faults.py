@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from restore.models import JobState, Phase, RestoreJob
-from tests.workers import Workers
-
-from .scratch import SHARE, ScratchArea, give_root
+from tests.support.scratch import SHARE, ScratchArea, give_root
+from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.samba]
 BIG = 512 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Restore jobs against the real Samba shares: every mode and conflict policy, dry runs, denied
 targets, cancel, limits, download. Jobs are run in this process with copying.run_job (the Celery
-task is a thin wrapper; tests/integration/test_restore_faults.py runs real workers).
+task is a thin wrapper; tests/integration/restores/test_faults.py runs real workers).
 
 The oracle is the file system behind the share: the snapshot's directory on disk for what must
 come back, the live directory for what was written, Samba's own SD for the owner.
@@ -8,7 +8,6 @@ come back, the live directory for what was written, Samba's own SD for the owner
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from datetime import timedelta
@@ -19,8 +18,8 @@ from django.core import mail
 from restore.models import AuditEvent, JobState, Phase, RestoreJob
 from restore.nt.descriptors import parse_security_descriptor
 from restore.restores import runner as copying
-
-from .scratch import SHARE, ScratchArea, give_root
+from tests.support.history import sha
+from tests.support.scratch import SHARE, ScratchArea
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -56,13 +55,6 @@ def area(testenv):
         area.remove()
 
 
-@pytest.fixture
-def alice(sign_in, area):
-    client = sign_in("alice")
-    give_root("alice", area)
-    return client
-
-
 @pytest.fixture(autouse=True)
 def _clean_restored_files(area):
     """Each test starts from the history above: what a test restored is removed afterwards."""
@@ -88,10 +80,6 @@ def run(response) -> RestoreJob:
     return RestoreJob.objects.get(pk=job_id)
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def no_temporaries(area) -> bool:
     return not [p for p in area.disk().rglob("~vdiprotect-*")]
 
@@ -99,10 +87,10 @@ def no_temporaries(area) -> bool:
 # --- dry run ---------------------------------------------------------------------------------------
 
 
-def test_a_dry_run_says_what_would_be_written_where_and_writes_nothing(alice, area):
+def test_a_dry_run_says_what_would_be_written_where_and_writes_nothing(alice_in_area, area):
     token = area.snapshots[0]
     before = sorted(area.disk().rglob("*"))
-    response = restore(alice, ("report.txt", token), dry_run=True)
+    response = restore(alice_in_area, ("report.txt", token), dry_run=True)
     assert response.status_code == 200, response.content
     plan = response.json()
     assert plan["would_start"] and plan["files"] == 1 and plan["bytes"] == len(V1)
@@ -114,8 +102,8 @@ def test_a_dry_run_says_what_would_be_written_where_and_writes_nothing(alice, ar
     assert AuditEvent.objects.filter(action="dry_run", actor_username="alice").count() == 1
 
 
-def test_the_dry_run_of_a_folder_replace_names_what_is_left_untouched(alice, area):
-    plan = restore(alice, ("Project", area.snapshots[0]), mode="replace", dry_run=True).json()
+def test_the_dry_run_of_a_folder_replace_names_what_is_left_untouched(alice_in_area, area):
+    plan = restore(alice_in_area, ("Project", area.snapshots[0]), mode="replace", dry_run=True).json()
     actions = {i["source"]["path"]: (i["action"], i["target"]["path"]) for i in plan["items"]}
     assert actions["Project"] == ("exists", "Project")
     assert actions["Project/plan.txt"] == ("create", "Project/plan.txt")  # deleted since: comes back
@@ -126,9 +114,10 @@ def test_the_dry_run_of_a_folder_replace_names_what_is_left_untouched(alice, are
 # --- modes -----------------------------------------------------------------------------------------
 
 
-def test_alongside_restores_the_snapshot_bytes_times_streams_and_owner_beside_the_original(alice, area, testenv):
+def test_alongside_restores_the_snapshot_bytes_times_streams_and_owner_beside_the_original(alice_in_area, area,
+                                                                                           testenv):
     token = area.snapshots[0]
-    job = run(restore(alice, ("report.txt", token)))
+    job = run(restore(alice_in_area, ("report.txt", token)))
     item = job.items.get()
     assert job.state == JobState.DONE and item.phase == Phase.DONE and item.verified
     restored = area.disk(item.target_path.split("\\", 1)[1] if "\\" in item.target_path else item.target_path)
@@ -146,9 +135,9 @@ def test_alongside_restores_the_snapshot_bytes_times_streams_and_owner_beside_th
     assert job.files_done == 1 and job.bytes_done == len(V1)
 
 
-def test_replace_keeps_the_current_copy_then_puts_the_snapshot_version_in_place(alice, area):
+def test_replace_keeps_the_current_copy_then_puts_the_snapshot_version_in_place(alice_in_area, area):
     token = area.snapshots[0]
-    job = run(restore(alice, ("report.txt", token), mode="replace"))
+    job = run(restore(alice_in_area, ("report.txt", token), mode="replace"))
     item = job.items.get()
     assert item.phase == Phase.DONE and item.verified
     assert area.disk("report.txt").read_bytes() == V1
@@ -158,16 +147,16 @@ def test_replace_keeps_the_current_copy_then_puts_the_snapshot_version_in_place(
     assert no_temporaries(area)
 
 
-def test_a_folder_replace_brings_back_the_tree_and_leaves_newer_files_alone(alice, area):
-    job = run(restore(alice, ("Project", area.snapshots[0]), mode="replace"))
+def test_a_folder_replace_brings_back_the_tree_and_leaves_newer_files_alone(alice_in_area, area):
+    job = run(restore(alice_in_area, ("Project", area.snapshots[0]), mode="replace"))
     assert job.state == JobState.DONE
     assert area.disk("Project/plan.txt").read_bytes() == b"the plan\n"
     assert area.disk("Project/new-after.txt").read_bytes() == b"created after the snapshot\n"
     assert area.live_names("Project") == ["Sub", "new-after.txt", "plan.txt"]
 
 
-def test_to_folder_puts_the_original_names_into_a_folder_the_person_may_write(alice, area):
-    job = run(restore(alice, ("ledger.db", area.snapshots[0]), ("Project", area.snapshots[0]), mode="to_folder",
+def test_to_folder_puts_the_original_names_into_a_folder_the_person_may_write(alice_in_area, area):
+    job = run(restore(alice_in_area, ("ledger.db", area.snapshots[0]), ("Project", area.snapshots[0]), mode="to_folder",
                       target={"root": "scratch", "path": "Restored"}))
     assert job.state == JobState.DONE
     assert area.disk("Restored/ledger.db").read_bytes() == bytes(range(256)) * 1024
@@ -176,11 +165,11 @@ def test_to_folder_puts_the_original_names_into_a_folder_the_person_may_write(al
     assert not area.disk("Restored/Project/new-after.txt").exists()
 
 
-def test_download_streams_a_zip_of_the_snapshot_versions_with_their_checksums(alice, area):
+def test_download_streams_a_zip_of_the_snapshot_versions_with_their_checksums(alice_in_area, area):
     token = area.snapshots[0]
-    created = restore(alice, ("report.txt", token), ("Project", token), mode="download")
+    created = restore(alice_in_area, ("report.txt", token), ("Project", token), mode="download")
     assert created.status_code == 201 and created.json()["state"] == "ready"
-    response = alice.get(created.json()["download_url"])
+    response = alice_in_area.get(created.json()["download_url"])
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert archive.read("scratch/report.txt") == V1
@@ -194,28 +183,28 @@ def test_download_streams_a_zip_of_the_snapshot_versions_with_their_checksums(al
 # --- conflict policies -------------------------------------------------------------------------------
 
 
-def test_conflict_rename_numbers_the_second_restored_copy(alice, area):
+def test_conflict_rename_numbers_the_second_restored_copy(alice_in_area, area):
     token = area.snapshots[0]
-    first = run(restore(alice, ("report.txt", token))).items.get().target_path
-    second = run(restore(alice, ("report.txt", token), conflict="rename")).items.get().target_path
+    first = run(restore(alice_in_area, ("report.txt", token))).items.get().target_path
+    second = run(restore(alice_in_area, ("report.txt", token), conflict="rename")).items.get().target_path
     assert second == first.replace(").txt", ") (2).txt")
     assert area.disk(second).read_bytes() == V1
 
 
-def test_conflict_skip_leaves_an_existing_restored_copy_alone(alice, area):
+def test_conflict_skip_leaves_an_existing_restored_copy_alone(alice_in_area, area):
     token = area.snapshots[0]
-    first = run(restore(alice, ("report.txt", token))).items.get().target_path
+    first = run(restore(alice_in_area, ("report.txt", token))).items.get().target_path
     area.disk(first).write_bytes(b"changed by hand")
-    job = run(restore(alice, ("report.txt", token), conflict="skip"))
+    job = run(restore(alice_in_area, ("report.txt", token), conflict="skip"))
     assert job.items.get().phase == Phase.SKIPPED
     assert area.disk(first).read_bytes() == b"changed by hand"
 
 
-def test_conflict_overwrite_keeps_the_copy_it_overwrites(alice, area):
+def test_conflict_overwrite_keeps_the_copy_it_overwrites(alice_in_area, area):
     token = area.snapshots[0]
-    first = run(restore(alice, ("report.txt", token))).items.get().target_path
+    first = run(restore(alice_in_area, ("report.txt", token))).items.get().target_path
     area.disk(first).write_bytes(b"changed by hand")
-    item = run(restore(alice, ("report.txt", token), conflict="overwrite")).items.get()
+    item = run(restore(alice_in_area, ("report.txt", token), conflict="overwrite")).items.get()
     assert item.target_path == first and area.disk(first).read_bytes() == V1
     assert area.disk(item.keep_path).read_bytes() == b"changed by hand"
 
@@ -223,9 +212,9 @@ def test_conflict_overwrite_keeps_the_copy_it_overwrites(alice, area):
 # --- refusals ------------------------------------------------------------------------------------
 
 
-def test_a_target_the_person_may_not_write_is_refused_with_a_clear_error_and_nothing_written(alice, area):
+def test_a_target_the_person_may_not_write_is_refused_with_a_clear_error_and_nothing_written(alice_in_area, area):
     before = sorted(area.disk().rglob("*"))
-    response = restore(alice, ("report.txt", area.snapshots[0]), mode="to_folder",
+    response = restore(alice_in_area, ("report.txt", area.snapshots[0]), mode="to_folder",
                        target={"root": "scratch", "path": "ReadOnly"})
     assert response.status_code == 403
     assert "You may not create files in 'ReadOnly'" in response.json()["detail"]
@@ -233,8 +222,8 @@ def test_a_target_the_person_may_not_write_is_refused_with_a_clear_error_and_not
     assert AuditEvent.objects.filter(action="access_denied", actor_username="alice").exists()
 
 
-def test_the_worker_checks_the_target_again_and_writes_nothing_when_the_right_is_gone(alice, area):
-    response = restore(alice, ("report.txt", area.snapshots[0]), mode="to_folder",
+def test_the_worker_checks_the_target_again_and_writes_nothing_when_the_right_is_gone(alice_in_area, area):
+    response = restore(alice_in_area, ("report.txt", area.snapshots[0]), mode="to_folder",
                        target={"root": "scratch", "path": "Restored"})
     assert response.status_code == 201
     area.set_acl("Restored", {"alice": 0x1200A9})
@@ -251,48 +240,38 @@ def test_the_worker_checks_the_target_again_and_writes_nothing_when_the_right_is
     ("../bob", "'..'"), ("C:/x", "drive letters"), ("\\\\srv\\share", "UNC"), ("Project/a:b", "stream"),
     ("report.txt/@GMT-2026.01.01-00.00.00", "@GMT"), ("CON", "reserved"), ("a\x00b", "NUL"),
 ])
-def test_bad_paths_are_refused_with_400_and_nothing_happens(alice, area, path, message):
-    response = restore(alice, (path, area.snapshots[0]))
+def test_bad_paths_are_refused_with_400_and_nothing_happens(alice_in_area, area, path, message):
+    response = restore(alice_in_area, (path, area.snapshots[0]))
     assert response.status_code == 400 and message in response.json()["detail"]
     assert not RestoreJob.objects.exists()
 
 
-def test_a_restore_needs_a_snapshot_and_known_options(alice, area):
-    assert restore(alice, ("report.txt", "")).status_code == 400
-    assert restore(alice, ("report.txt", area.snapshots[0]), mode="teleport").status_code == 400
-    assert restore(alice, ("report.txt", area.snapshots[0]), conflict="maybe").status_code == 400
-    assert alice.post("/api/v1/restores", {"items": []}, content_type="application/json").status_code == 400
+def test_a_restore_needs_a_snapshot_and_known_options(alice_in_area, area):
+    assert restore(alice_in_area, ("report.txt", "")).status_code == 400
+    assert restore(alice_in_area, ("report.txt", area.snapshots[0]), mode="teleport").status_code == 400
+    assert restore(alice_in_area, ("report.txt", area.snapshots[0]), conflict="maybe").status_code == 400
+    assert alice_in_area.post("/api/v1/restores", {"items": []}, content_type="application/json").status_code == 400
 
 
-@pytest.fixture
-def bob(testenv):
-    """bob, signed in on a browser of his own (alice keeps hers)."""
-    from django.test import Client
-
-    browser = Client()
-    assert browser.post("/signin/", {"username": "bob", "password": testenv.password}).status_code == 302
-    return browser
-
-
-def test_another_persons_files_and_jobs_answer_404(alice, area, bob):
-    assert alice.post("/api/v1/restores", {"items": [{"root": "data", "path": "..\\bob", "at": area.snapshots[0]}]},
-                      content_type="application/json").status_code == 400
-    job_id = restore(alice, ("report.txt", area.snapshots[0])).json()["id"]
+def test_another_persons_files_and_jobs_answer_404(alice_in_area, area, bob):
+    outside = {"items": [{"root": "data", "path": "..\\bob", "at": area.snapshots[0]}]}
+    assert alice_in_area.post("/api/v1/restores", outside, content_type="application/json").status_code == 400
+    job_id = restore(alice_in_area, ("report.txt", area.snapshots[0])).json()["id"]
     assert bob.get(f"/api/v1/restores/{job_id}").status_code == 404
     assert bob.post(f"/api/v1/restores/{job_id}/cancel").status_code == 404
     assert restore(bob, ("report.txt", area.snapshots[0])).status_code == 404  # no "scratch" root for bob
 
 
-def test_a_person_has_at_most_the_configured_number_of_active_restores(alice, area, settings):
+def test_a_person_has_at_most_the_configured_number_of_active_restores(alice_in_area, area, settings):
     settings.RESTORE_MAX_ACTIVE_PER_USER = 1
-    assert restore(alice, ("report.txt", area.snapshots[0])).status_code == 201
-    response = restore(alice, ("ledger.db", area.snapshots[0]))
+    assert restore(alice_in_area, ("report.txt", area.snapshots[0])).status_code == 201
+    response = restore(alice_in_area, ("ledger.db", area.snapshots[0]))
     assert response.status_code == 429 and "already has 1 restores" in response.json()["detail"]
 
 
-def test_cancelling_a_queued_restore_ends_it_and_writes_nothing(alice, area):
-    job_id = restore(alice, ("report.txt", area.snapshots[0])).json()["id"]
-    response = alice.post(f"/api/v1/restores/{job_id}/cancel")
+def test_cancelling_a_queued_restore_ends_it_and_writes_nothing(alice_in_area, area):
+    job_id = restore(alice_in_area, ("report.txt", area.snapshots[0])).json()["id"]
+    response = alice_in_area.post(f"/api/v1/restores/{job_id}/cancel")
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     assert copying.run_job(job_id) == "ended"
     assert area.live_names("") == ["Project", "ReadOnly", "Restored", "report.txt"]
@@ -302,10 +281,10 @@ def test_cancelling_a_queued_restore_ends_it_and_writes_nothing(alice, area):
 
 
 def test_the_job_reports_state_progress_items_and_hashes_and_mails_the_owner(
-        alice, area, django_capture_on_commit_callbacks):
+        alice_in_area, area, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        job = run(restore(alice, ("report.txt", area.snapshots[0]), ("ledger.db", area.snapshots[0])))
-    body = alice.get(f"/api/v1/restores/{job.id}").json()
+        job = run(restore(alice_in_area, ("report.txt", area.snapshots[0]), ("ledger.db", area.snapshots[0])))
+    body = alice_in_area.get(f"/api/v1/restores/{job.id}").json()
     assert body["state"] == "done" and body["progress"]["percent"] == 100
     assert body["progress"]["files_done"] == body["progress"]["files_total"] == 2
     assert [i["verified"] for i in body["items"]] == [True, True]
@@ -318,14 +297,14 @@ def test_the_job_reports_state_progress_items_and_hashes_and_mails_the_owner(
                        ("restore_finished", "ok")]
 
 
-def test_running_a_finished_job_again_changes_nothing(alice, area):
-    job = run(restore(alice, ("report.txt", area.snapshots[0])))
+def test_running_a_finished_job_again_changes_nothing(alice_in_area, area):
+    job = run(restore(alice_in_area, ("report.txt", area.snapshots[0])))
     names = area.live_names("")
     assert copying.run_job(job.id) == "ended"
     assert area.live_names("") == names
 
 
-def test_the_my_restores_list_shows_only_my_jobs(alice, area, bob):
-    restore(alice, ("report.txt", area.snapshots[0]))
-    assert len(alice.get("/api/v1/restores").json()) == 1
+def test_the_my_restores_list_shows_only_my_jobs(alice_in_area, area, bob):
+    restore(alice_in_area, ("report.txt", area.snapshots[0]))
+    assert len(alice_in_area.get("/api/v1/restores").json()) == 1
     assert bob.get("/api/v1/restores").json() == []

@@ -7,22 +7,14 @@ file, removed after each test), so the fixtures the other tests read stay as the
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from restore import smb
 from restore.models import JobState, Phase, RestoreJob
 from restore.restores import runner as copying
-
-from .test_related import CASES, FF, FOLDER_OF, SHARE_OF, T3, generation, on_disk, sha, stream_bytes
+from tests.support.history import CASES, FF, FOLDER_OF, SHARE_OF, T3, generation, on_disk, sha, stream_bytes, top_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
-
-
-@pytest.fixture
-def alice(sign_in):
-    return sign_in("alice")
 
 
 def restore_and_run(client, root: str, path: str, snapshot: smb.Snapshot, **options) -> RestoreJob:
@@ -31,23 +23,6 @@ def restore_and_run(client, root: str, path: str, snapshot: smb.Snapshot, **opti
     assert response.status_code == 201, response.content
     assert copying.run_job(response.json()["id"]) == JobState.DONE
     return RestoreJob.objects.get(pk=response.json()["id"])
-
-
-@pytest.fixture
-def cleanup(testenv):
-    made = []
-    yield made
-    for root, target in made:
-        path = on_disk(testenv, root, target, None)
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-
-
-def top_of(target: str, source: str) -> str:
-    """The first component that differs from the source: the new "(restored ...)" folder or file."""
-    t, s = target.split("\\"), source.replace("/", "\\").split("\\")
-    n = next(i for i, (a, b) in enumerate(zip(t, s)) if a != b)
-    assert "(restored " in t[n], f"refusing to clean up {t[:n + 1]}: not a restored copy"
-    return "\\".join(t[:n + 1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.rule)

@@ -18,8 +18,7 @@ import pytest
 from restore import smb
 from restore.models import JobState, Phase, RestoreJob
 from restore.restores import runner as copying
-
-from .scratch import SHARE, ScratchArea, give_root
+from tests.support.scratch import SHARE, ScratchArea
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -76,10 +75,8 @@ def test_a_real_folder_beside_the_link_is_written_as_usual(area):
         area.delete("Target\\plain.txt")
 
 
-def test_a_restore_into_the_link_fails_that_item_and_writes_nothing_there(sign_in, area):
-    client = sign_in("alice")
-    give_root("alice", area)
-    response = client.post("/api/v1/restores", {
+def test_a_restore_into_the_link_fails_that_item_and_writes_nothing_there(alice_in_area, area):
+    response = alice_in_area.post("/api/v1/restores", {
         "items": [{"root": "scratch", "path": "report.txt", "at": area.snapshots[0]}],
         "mode": "to_folder", "target": {"root": "scratch", "path": "Target/link"}}, content_type="application/json")
     assert response.status_code == 201, response.content

@@ -18,9 +18,7 @@ from django.utils import timezone
 from restore.models import Identity, JobState, Phase, RestoreJob
 from restore.restores import runner as copying
 from restore.restores import tasks
-
-from .scratch import READ, ScratchArea
-from .test_restore_jobs import alice  # noqa: F401  (fixture: alice signed in, this module's area her root)
+from tests.support.scratch import READ, ScratchArea
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -96,13 +94,13 @@ def _clean(area):
 
 
 def test_a_group_removed_after_the_job_was_queued_no_longer_grants_the_file(testenv, group, area, alice_in_group,
-                                                                             alice):
+                                                                             alice_in_area):
     assert group[1] in Identity.objects.get(username="alice").token_sids  # read at sign-in
-    control = queue(alice, area, "granted.txt")
+    control = queue(alice_in_area, area, "granted.txt")
     assert copying.run_job(control) == JobState.DONE  # through the group, as long as she is in it
     assert area.disk(restored(area, "granted")[0]).read_bytes() == GRANTED
 
-    job_id = queue(alice, area, "granted.txt")  # accepted: the stored token still has the group
+    job_id = queue(alice_in_area, area, "granted.txt")  # accepted: the stored token still has the group
     samba_tool(testenv, "group", "removemembers", group[0], "alice")
     assert copying.run_job(job_id) == JobState.PARTIAL
     item = RestoreJob.objects.get(pk=job_id).items.get()
@@ -111,8 +109,9 @@ def test_a_group_removed_after_the_job_was_queued_no_longer_grants_the_file(test
     assert group[1] not in Identity.objects.get(username="alice").token_sids  # the stored token follows AD
 
 
-def test_with_ad_unreachable_a_stale_token_is_not_used_the_job_retries_then_fails_clearly(settings, area, alice):
-    job_id = queue(alice, area, "own.txt")
+def test_with_ad_unreachable_a_stale_token_is_not_used_the_job_retries_then_fails_clearly(settings, area,
+                                                                                          alice_in_area):
+    job_id = queue(alice_in_area, area, "own.txt")
     Identity.objects.filter(username="alice").update(
         refreshed_at=timezone.now() - timedelta(seconds=settings.IDENTITY_REFRESH_SECONDS + 60))
     settings.LDAP_URI = "ldaps://127.0.0.1:1"  # nothing listens there
@@ -128,8 +127,8 @@ def test_with_ad_unreachable_a_stale_token_is_not_used_the_job_retries_then_fail
     assert job.items.get().phase == Phase.FAILED and not restored(area, "own")
 
 
-def test_with_ad_unreachable_a_token_read_within_identity_refresh_seconds_still_serves(settings, area, alice):
-    job_id = queue(alice, area, "own.txt")  # alice signed in just now
+def test_with_ad_unreachable_a_token_read_within_identity_refresh_seconds_still_serves(settings, area, alice_in_area):
+    job_id = queue(alice_in_area, area, "own.txt")  # alice signed in just now
     settings.LDAP_URI = "ldaps://127.0.0.1:1"
     assert copying.run_job(job_id) == JobState.DONE
     assert area.disk(restored(area, "own")[0]).read_bytes() == OWN

@@ -20,9 +20,8 @@ from django.db import close_old_connections
 from django.test import Client, RequestFactory
 
 from restore.models import AuditEvent, JobState, Phase, RestoreJob
-
-from .scratch import ScratchArea
-from .test_restore_jobs import alice, sha  # noqa: F401  (alice is a fixture: signed in, with this area as "scratch")
+from tests.support.scratch import ScratchArea
+from tests.support.history import sha
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -89,10 +88,10 @@ def job_api(client, job: dict) -> dict:
     return client.get(f"/api/v1/restores/{job['id']}").json()
 
 
-def test_the_zip_carries_sha256sums_that_sha256sum_accepts_and_that_match_the_snapshot_on_disk(alice, area,
+def test_the_zip_carries_sha256sums_that_sha256sum_accepts_and_that_match_the_snapshot_on_disk(alice_in_area, area,
                                                                                               tmp_path):
-    job = start_zip(alice, area, "report.txt", "Project", "big.bin")
-    response = alice.get(job["download_url"])
+    job = start_zip(alice_in_area, area, "report.txt", "Project", "big.bin")
+    response = alice_in_area.get(job["download_url"])
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).extractall(tmp_path)
 
@@ -106,23 +105,23 @@ def test_the_zip_carries_sha256sums_that_sha256sum_accepts_and_that_match_the_sn
     assert listed == expected  # what the snapshot holds on disk, not what the live share holds now
 
 
-def test_a_member_is_sent_with_one_hash_and_never_called_verified(alice, area):
-    job = start_zip(alice, area, "report.txt")
-    b"".join(alice.get(job["download_url"]).streaming_content)
-    body = job_api(alice, job)
+def test_a_member_is_sent_with_one_hash_and_never_called_verified(alice_in_area, area):
+    job = start_zip(alice_in_area, area, "report.txt")
+    b"".join(alice_in_area.get(job["download_url"]).streaming_content)
+    body = job_api(alice_in_area, job)
     assert body["state"] == "done" and body["progress"]["files_done"] == 1
     (item,) = body["items"]
     assert item["phase"] == "sent" and item["verified"] is False
     assert item["sha256"] == sha(area.disk("report.txt", area.snapshots[0]).read_bytes())
     assert item["sha256_source"] is None and item["sha256_target"] is None  # nothing was compared
-    page = alice.get(f"/restores/{job['id']}/").content.decode()
+    page = alice_in_area.get(f"/restores/{job['id']}/").content.decode()
     assert "Sent in the zip" in page and "verified" not in page.lower() and "✔" not in page
     assert item["sha256"][:17] in page
 
 
-def test_every_member_is_audited_before_its_bytes_leave_and_an_auditor_finds_it_by_path(alice, area, testenv):
-    job = start_zip(alice, area, "report.txt", "Project")
-    response = alice.get(job["download_url"])
+def test_every_member_is_audited_before_its_bytes_leave_and_an_auditor_finds_it_by_path(alice_in_area, area, testenv):
+    job = start_zip(alice_in_area, area, "report.txt", "Project")
+    response = alice_in_area.get(job["download_url"])
     received = b""
     chunks = iter(response.streaming_content)
     while REPORT[:200] not in received:  # up to the first chunk that carries report.txt's bytes
@@ -148,16 +147,16 @@ def test_every_member_is_audited_before_its_bytes_leave_and_an_auditor_finds_it_
     assert "zip_member" in [r["action"] for r in found["results"]]
 
 
-def test_a_download_cut_short_leaves_the_job_interrupted_and_it_can_be_fetched_again(alice, area):
-    job = start_zip(alice, area, "report.txt", "big.bin")
-    response = Served(alice, job["download_url"])
+def test_a_download_cut_short_leaves_the_job_interrupted_and_it_can_be_fetched_again(alice_in_area, area):
+    job = start_zip(alice_in_area, area, "report.txt", "big.bin")
+    response = Served(alice_in_area, job["download_url"])
     chunks = iter(response)
     received = b""
     while BIG[:4096] not in received:  # report.txt sent whole, big.bin begun
         received += next(chunks)
     response.close()  # the client went away: the server closes the response
 
-    body = job_api(alice, job)
+    body = job_api(alice_in_area, job)
     assert body["state"] == "interrupted" and body["state"] != "done"
     assert "stopped after 1 of 2 file(s)" in body["error"] and "download it again" in body["error"]
     assert [i["phase"] for i in body["items"]] == ["sent", "pending"]
@@ -165,19 +164,19 @@ def test_a_download_cut_short_leaves_the_job_interrupted_and_it_can_be_fetched_a
     aborted = AuditEvent.objects.get(action="download_aborted", details__job=job["id"])
     assert aborted.result == "failed" and aborted.details["sha256"] == {"scratch/report.txt": sha(REPORT)}
     assert AuditEvent.objects.filter(action="zip_member", details__job=job["id"]).count() == 2  # both left, whole or not
-    page = alice.get(f"/restores/{job['id']}/").content.decode()
+    page = alice_in_area.get(f"/restores/{job['id']}/").content.decode()
     assert "Download interrupted" in page and "Download the zip again" in page
 
-    again = zipfile.ZipFile(io.BytesIO(b"".join(alice.get(job["download_url"]).streaming_content)))
+    again = zipfile.ZipFile(io.BytesIO(b"".join(alice_in_area.get(job["download_url"]).streaming_content)))
     assert again.read("scratch/big.bin") == BIG and again.read("scratch/report.txt") == REPORT
     assert again.testzip() is None
-    body = job_api(alice, job)
+    body = job_api(alice_in_area, job)
     assert body["state"] == "done" and body["error"] == "" and [i["phase"] for i in body["items"]] == ["sent"] * 2
 
 
-def test_the_job_is_done_only_after_the_last_chunk_was_taken(alice, area):
-    job = start_zip(alice, area, "report.txt")
-    chunks = iter(alice.get(job["download_url"]).streaming_content)
+def test_the_job_is_done_only_after_the_last_chunk_was_taken(alice_in_area, area):
+    job = start_zip(alice_in_area, area, "report.txt")
+    chunks = iter(alice_in_area.get(job["download_url"]).streaming_content)
     received = b""
     while b"PK\x05\x06" not in received:  # up to the zip's end record
         received += next(chunks)
@@ -188,8 +187,8 @@ def test_the_job_is_done_only_after_the_last_chunk_was_taken(alice, area):
     assert RestoreJob.objects.get(pk=job["id"]).state == JobState.DONE
 
 
-def test_a_cancelled_zip_is_not_served(alice, area):
-    job = start_zip(alice, area, "report.txt")
-    assert alice.post(f"/api/v1/restores/{job['id']}/cancel").json()["state"] == "cancelled"
-    assert alice.get(f"/api/v1/restores/{job['id']}/download").status_code == 404
-    assert job_api(alice, job)["download_url"] is None
+def test_a_cancelled_zip_is_not_served(alice_in_area, area):
+    job = start_zip(alice_in_area, area, "report.txt")
+    assert alice_in_area.post(f"/api/v1/restores/{job['id']}/cancel").json()["state"] == "cancelled"
+    assert alice_in_area.get(f"/api/v1/restores/{job['id']}/download").status_code == 404
+    assert job_api(alice_in_area, job)["download_url"] is None

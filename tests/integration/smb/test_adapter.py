@@ -36,12 +36,6 @@ SCRATCH = "adapter-scratch"
 
 
 @pytest.fixture
-def svc(testenv) -> smb.Client:
-    """The portal's service account (SMB_* settings from .testenv/env)."""
-    return smb.client_for(SERVER)
-
-
-@pytest.fixture
 def alice_smb(testenv) -> smb.Client:
     return smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
 

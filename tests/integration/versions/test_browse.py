@@ -34,11 +34,6 @@ def api(client, root, what, **params):
     return client.get(f"/api/v1/roots/{root}/{what}", params)
 
 
-@pytest.fixture
-def alice(sign_in):
-    return sign_in("alice")
-
-
 def test_roots_are_the_persons_profile_and_data_folders(alice):
     roots = {r["kind"]: r for r in alice.get("/api/v1/roots").json()}
     assert set(roots) == {"profile", "data"}

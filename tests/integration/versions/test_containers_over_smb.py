@@ -27,11 +27,6 @@ NOTES = "Profile\\Documents\\notes.txt"
 LINES = ["Notes\n", "- call the bank\n", "- book the venue\n", "- send invoices\n", "- lunch\n"]
 
 
-@pytest.fixture
-def svc(testenv) -> smb.Client:
-    return smb.client_for(SERVER)
-
-
 def as_user(testenv, who: str) -> smb.Client:
     return smb.client_for(SERVER, smb.Credentials(who, testenv.password, testenv.domain, "ntlm"))
 

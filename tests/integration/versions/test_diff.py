@@ -7,20 +7,14 @@ from __future__ import annotations
 import pytest
 
 from restore.models import AuditEvent
-
-from .test_helpdesk import acting_helpdesk1, helpdesk1, signed_in  # noqa: F401  (fixtures)
-from .test_related import generation, on_disk
+from tests.support.acting import acting_helpdesk1
+from tests.support.history import generation, on_disk
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
 
 def diff(client, **params):
     return client.get("/api/v1/roots/data/diff", params)
-
-
-@pytest.fixture
-def alice(sign_in):
-    return sign_in("alice")
 
 
 def test_a_text_version_is_compared_line_by_line_with_the_live_copy(testenv, alice):
@@ -72,7 +66,7 @@ def test_bad_requests_get_400_and_other_peoples_files_404(testenv, alice):
     assert diff(alice, path="Documents/Archive/handover.docx", at=t1.token).json()["state"] == "deleted"
 
 
-def test_content_blind_helpdesk_may_not_compare(helpdesk1, testenv, settings):  # noqa: F811
+def test_content_blind_helpdesk_may_not_compare(helpdesk1, testenv, settings):
     settings.HELPDESK_CONTENT_BLIND = True
     acting_helpdesk1(helpdesk1)
     t1 = generation(testenv, "data", 0)

@@ -21,8 +21,7 @@ from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descr
 from restore.smb import client as smb_client
 from restore.smb import wire
 from restore.versions.paths import Unc
-
-from .scratch import DACL_AND_OWNER, FULL, READ, SERVER, SHARE, ScratchArea, give_root
+from tests.support.scratch import DACL_AND_OWNER, FULL, READ, SERVER, SHARE, ScratchArea, give_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 

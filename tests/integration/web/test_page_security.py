@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.staticfiles import finders
 
-from .test_related import generation
+from tests.support.history import generation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 

@@ -7,9 +7,7 @@ import pytest
 
 from restore.models import RestoreJob
 from restore.restores import runner as copying
-
-from .test_related import generation, on_disk
-from .test_restore_related import cleanup, top_of  # noqa: F401  (cleanup is a fixture)
+from tests.support.history import generation, on_disk, top_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 

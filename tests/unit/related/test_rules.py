@@ -1,5 +1,5 @@
 """Related-file rules, pure: parsing and validation, glob matching, what a rule looks for, merging
-and choosing what to restore (no file server here: see tests/integration/test_related.py)."""
+and choosing what to restore (no file server here: see tests/integration/related/test_bundles.py)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from restore.versions.paths import PathError
 
 pytestmark = [pytest.mark.containers]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOMAIN = "S-1-5-21-1111111111-2222222222-3333333333"
 SIDS = {"alice": f"{DOMAIN}-1104", "bob": f"{DOMAIN}-1105", "carol": f"{DOMAIN}-1106"}
 TOOLS = ("sgdisk", "mkntfs", "ntfs-3g", "fusermount", "qemu-img", "mkfs.ext4")
@@ -61,7 +61,7 @@ def sibling_files(path: Path):
 
 
 @pytest.fixture
-def alice(estate):
+def alices_container(estate):
     with open(container_path(estate, "alice"), "rb") as fh, containers.open_container(fh, name="alice") as c:
         yield c
 
@@ -107,8 +107,8 @@ def test_the_sample_share_is_laid_out_like_fslogix_with_dynamic_vhdx_files_holdi
 
 # --- listing, stat, reading ---------------------------------------------------------------------------
 
-def test_a_folder_lists_its_files_with_size_times_and_the_owner_from_the_container(alice, estate):
-    entries = {e.name: e for e in alice.list_dir("Profile\\Documents")}
+def test_a_folder_lists_its_files_with_size_times_and_the_owner_from_the_container(alices_container, estate):
+    entries = {e.name: e for e in alices_container.list_dir("Profile\\Documents")}
     # t2: meeting minutes added, "Old Project" deleted, notes.txt rewritten
     assert sorted(entries) == ["for-bob-only.txt", "meeting-minutes.txt", "notes.txt", "report.docx", "setup.pdf"]
     notes = entries["notes.txt"]
@@ -116,42 +116,45 @@ def test_a_folder_lists_its_files_with_size_times_and_the_owner_from_the_contain
     assert notes.last_write > entries["report.docx"].last_write  # rewritten at t2, report written at t1
     assert notes.last_write.tzinfo is not None
     assert parse_security_descriptor(notes.security_descriptor).owner == SIDS["alice"]
-    assert alice.stat("Profile\\Documents").is_dir and alice.stat("Profile\\Documents").attributes & 0x10
+    documents = alices_container.stat("Profile\\Documents")
+    assert documents.is_dir and documents.attributes & 0x10
 
 
-def test_the_ntfs_acl_inside_decides_a_file_granted_only_to_bob_is_readable_by_bob_not_by_alice(alice):
-    private = parse_security_descriptor(alice.security_descriptor("Profile\\Documents\\for-bob-only.txt"))
-    notes = parse_security_descriptor(alice.security_descriptor("Profile\\Documents\\notes.txt"))
+def test_the_ntfs_acl_inside_decides_a_file_granted_only_to_bob_is_readable_by_bob_not_by_alice(alices_container):
+    private = parse_security_descriptor(alices_container.security_descriptor("Profile\\Documents\\for-bob-only.txt"))
+    notes = parse_security_descriptor(alices_container.security_descriptor("Profile\\Documents\\notes.txt"))
     assert private.owner == SIDS["alice"]
     assert can_read_file(private, token("bob")) and not can_read_file(private, token("alice"))
     assert can_read_file(notes, token("alice")) and not can_read_file(notes, token("bob"))
 
 
-def test_a_file_is_read_in_chunks_and_its_bytes_are_the_ones_written(alice):
-    assert alice.read("Profile\\Documents\\notes.txt") == b"Notes\n- call the bank\n- book the venue\n"
-    chunks = list(alice.iter_chunks("Profile\\Documents\\report.docx", chunk_size=5000))
+def test_a_file_is_read_in_chunks_and_its_bytes_are_the_ones_written(alices_container):
+    assert alices_container.read("Profile\\Documents\\notes.txt") == b"Notes\n- call the bank\n- book the venue\n"
+    chunks = list(alices_container.iter_chunks("Profile\\Documents\\report.docx", chunk_size=5000))
     assert [len(c) for c in chunks] == [5000, 5000, 5000, 3000]
-    assert b"".join(chunks) == alice.read("Profile\\Documents\\report.docx")
+    assert b"".join(chunks) == alices_container.read("Profile\\Documents\\report.docx")
 
 
-def test_alternate_data_streams_are_listed_and_read(alice):
-    assert alice.list_streams("Profile\\Documents\\setup.pdf") == [("Zone.Identifier", 26)]
-    assert alice.read("Profile\\Documents\\setup.pdf", stream="Zone.Identifier").startswith(b"[ZoneTransfer]")
-    assert alice.list_streams("Profile\\Documents\\notes.txt") == []
+def test_alternate_data_streams_are_listed_and_read(alices_container):
+    assert alices_container.list_streams("Profile\\Documents\\setup.pdf") == [("Zone.Identifier", 26)]
+    zone = alices_container.read("Profile\\Documents\\setup.pdf", stream="Zone.Identifier")
+    assert zone.startswith(b"[ZoneTransfer]")
+    assert alices_container.list_streams("Profile\\Documents\\notes.txt") == []
     with pytest.raises(containers.NotFound):
-        alice.read("Profile\\Documents\\notes.txt", stream="Zone.Identifier")
+        alices_container.read("Profile\\Documents\\notes.txt", stream="Zone.Identifier")
 
 
-def test_app_settings_live_where_the_related_file_rules_expect_them(alice):
-    signatures = {e.name for e in alice.list_dir("Profile\\AppData\\Roaming\\Microsoft\\Signatures")}
+def test_app_settings_live_where_the_related_file_rules_expect_them(alices_container):
+    signatures = {e.name for e in alices_container.list_dir("Profile\\AppData\\Roaming\\Microsoft\\Signatures")}
     assert signatures == {"Work.htm", "Work.rtf", "Work.txt", "Work_files"}
     firefox = "Profile\\AppData\\Roaming\\Mozilla\\Firefox\\Profiles\\k3x9.default-release"
-    assert {"places.sqlite", "places.sqlite-wal", "prefs.js"} <= {e.name for e in alice.list_dir(firefox)}
-    assert alice.read(firefox + "\\places.sqlite").startswith(b"SQLite format 3\x00")
+    assert {"places.sqlite", "places.sqlite-wal", "prefs.js"} <= {e.name for e in alices_container.list_dir(firefox)}
+    assert alices_container.read(firefox + "\\places.sqlite").startswith(b"SQLite format 3\x00")
 
 
-def test_names_are_found_case_insensitively_as_on_windows(alice):
-    assert alice.read("profile\\DOCUMENTS\\Notes.TXT") == alice.read("Profile\\Documents\\notes.txt")
+def test_names_are_found_case_insensitively_as_on_windows(alices_container):
+    notes = alices_container.read("Profile\\Documents\\notes.txt")
+    assert alices_container.read("profile\\DOCUMENTS\\Notes.TXT") == notes
 
 
 @pytest.mark.parametrize("path, error", [
@@ -160,20 +163,20 @@ def test_names_are_found_case_insensitively_as_on_windows(alice):
     ("$MFT", containers.NotFound),  # the volume's own files are not reachable
     ("$Secure", containers.NotFound),
 ])
-def test_what_is_not_there_or_not_a_folder_is_refused_clearly(alice, path, error):
+def test_what_is_not_there_or_not_a_folder_is_refused_clearly(alices_container, path, error):
     with pytest.raises(error):
-        alice.list_dir(path)
+        alices_container.list_dir(path)
 
 
 @pytest.mark.parametrize("path", ["..\\..\\x", "Profile\\..\\..", "C:\\Windows", "Profile\\a:b", "\\\\srv\\share"])
-def test_paths_that_leave_the_volume_or_smuggle_syntax_are_rejected(alice, path):
+def test_paths_that_leave_the_volume_or_smuggle_syntax_are_rejected(alices_container, path):
     with pytest.raises(PathError):
-        alice.stat(path)
+        alices_container.stat(path)
 
 
-def test_a_folder_cannot_be_read_as_a_file(alice):
+def test_a_folder_cannot_be_read_as_a_file(alices_container):
     with pytest.raises(containers.IsADirectory):
-        alice.read("Profile\\Documents")
+        alices_container.read("Profile\\Documents")
 
 
 def test_listing_a_folder_reads_its_metadata_only_not_the_whole_container(estate):
