@@ -57,10 +57,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language: the person's choice, else Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "restore.web.language.PersonLanguageMiddleware",  # a choice made once follows the person; emails use it
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "restore.accounts.middleware.RequestIdMiddleware",
     "restore.accounts.middleware.ContentSecurityPolicyMiddleware",
@@ -85,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "restore.web.context_processors.portal",
             ],
+            "libraries": {"portal": "restore.web.templatetags"},  # times in UTC, sizes, translated notes
         },
     },
 ]
@@ -137,6 +140,13 @@ RESTORE_REQUEUE_SECONDS = env.int("RESTORE_REQUEUE_SECONDS", default=300)  # que
 RESTORE_RETRIES = env.int("RESTORE_RETRIES", default=8)  # after a lost connection, with backoff
 RESTORE_SWEEP_SECONDS = env.int("RESTORE_SWEEP_SECONDS", default=60)
 PORTAL_URL = env.str("PORTAL_URL", default="")  # e.g. https://restore.example.com, for links in emails
+# Helpdesk-initiated restores are announced here when they end (restore/restores/webhook.py): a Microsoft
+# Teams webhook (URL on *.webhook.office.com, *.logic.azure.com...) gets an Adaptive Card, anything else JSON.
+RESTORE_WEBHOOK_URL = env_secret("RESTORE_WEBHOOK_URL", default="")
+RESTORE_WEBHOOK_FORMAT = env.str("RESTORE_WEBHOOK_FORMAT", default="auto")  # auto | teams | json
+if RESTORE_WEBHOOK_FORMAT not in ("auto", "teams", "json"):
+    raise ImproperlyConfigured("RESTORE_WEBHOOK_FORMAT must be auto, teams or json.")
+RESTORE_WEBHOOK_TIMEOUT = env.float("RESTORE_WEBHOOK_TIMEOUT", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "restore-sweep": {"task": "vdiprotect.restore.sweep", "schedule": float(RESTORE_SWEEP_SECONDS)},
 }
@@ -323,7 +333,12 @@ CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")  # when the browser asks for none we have; webhooks
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español"), ("nl", "Nederlands")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # .po in git; the .mo are built by scripts/setup (compilemessages)
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the switcher's choice is remembered a year on that browser
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

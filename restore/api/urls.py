@@ -2,12 +2,14 @@ from django.urls import path
 
 from restore.api import audit, files, helpdesk, restores, views
 from restore.api.related import RelatedView
+from restore.api.resolve import ResolveView
 from restore.api.search import urlpatterns as search_urls
 
 app_name = "api"
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
     path("roots", files.RootsView.as_view(), name="roots"),
+    path("resolve", ResolveView.as_view(), name="resolve"),
     path("roots/<str:root>/snapshots", files.SnapshotsView.as_view(), name="snapshots"),
     path("roots/<str:root>/entries", files.EntriesView.as_view(), name="entries"),
     path("roots/<str:root>/versions", files.VersionsView.as_view(), name="versions"),

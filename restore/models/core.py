@@ -28,6 +28,10 @@ class Identity(models.Model):
     roles = models.JSONField(default=list)
     roots = models.JSONField(default=list)  # [{"id", "kind", "unc"}]
     refreshed_at = models.DateTimeField()
+    # The language of the person's pages and emails (restore/web/language.py): chosen with the switcher
+    # (language_chosen, follows them to every browser), else what their browser last asked for.
+    language = models.CharField(max_length=16, blank=True)
+    language_chosen = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "identities"

@@ -11,31 +11,32 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Mode(models.TextChoices):
-    ALONGSIDE = "alongside", "Alongside the original"
-    REPLACE = "replace", "Replace (the current copy is kept)"
-    TO_FOLDER = "to_folder", "Into another folder"
-    DOWNLOAD = "download", "Download as a zip"
+    ALONGSIDE = "alongside", _("Alongside the original")
+    REPLACE = "replace", _("Replace (the current copy is kept)")
+    TO_FOLDER = "to_folder", _("Into another folder")
+    DOWNLOAD = "download", _("Download as a zip")
 
 
 class Conflict(models.TextChoices):
-    RENAME = "rename", "Rename the restored copy"
-    SKIP = "skip", "Skip it"
-    OVERWRITE = "overwrite", "Overwrite, keeping the current copy"
+    RENAME = "rename", _("Rename the restored copy")
+    SKIP = "skip", _("Skip it")
+    OVERWRITE = "overwrite", _("Overwrite, keeping the current copy")
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    PARTIAL = "partial", "Done with problems"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    READY = "ready", "Ready to download"
-    SENDING = "sending", "Download in progress"
-    INTERRUPTED = "interrupted", "Download interrupted"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    PARTIAL = "partial", _("Done with problems")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    READY = "ready", _("Ready to download")
+    SENDING = "sending", _("Download in progress")
+    INTERRUPTED = "interrupted", _("Download interrupted")
 
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
@@ -105,18 +106,18 @@ class RestoreJob(models.Model):
 
 
 class ItemKind(models.TextChoices):
-    FILE = "file", "File"
-    FOLDER = "folder", "Folder"
+    FILE = "file", _("File")
+    FOLDER = "folder", _("Folder")
 
 
 class Phase(models.TextChoices):
-    PENDING = "pending", "Pending"
-    COPIED = "copied", "Copied to a temporary name and verified"
-    KEPT = "kept", "Current copy kept"
-    DONE = "done", "Restored and verified"
-    SENT = "sent", "Sent in the zip"  # one SHA-256, of the bytes sent: nothing compared it with anything
-    SKIPPED = "skipped", "Skipped"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    COPIED = "copied", _("Copied to a temporary name and verified")
+    KEPT = "kept", _("Current copy kept")
+    DONE = "done", _("Restored and verified")
+    SENT = "sent", _("Sent in the zip")  # one SHA-256, of the bytes sent: nothing compared it with anything
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
 
 
 class RestoreItem(models.Model):

@@ -4,17 +4,20 @@ Same service calls and permission layer as the API (restore/api/files.py)."""
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from restore import smb
 from restore.audit import trail as audit
 from restore.audit.trail import Action, Result
 from restore.helpdesk.subject import audit_context, require_content, subject_of
+from restore.restores.messages import translated
 from restore.versions import browse as pv
 from restore.versions import diff, paths, roots
 
 
 def _problem(request, status: int, message: str):
-    return render(request, "restore/problem.html", {"message": message}, status=status)
+    """An error page; a service's message is shown in the reader's language."""
+    return render(request, "restore/problem.html", {"message": translated(message)}, status=status)
 
 
 def _breadcrumbs(path: str) -> list[tuple[str, str]]:
@@ -42,9 +45,9 @@ def file_page(view):
                 audit.record(audit_context(request, subject), Action.ACCESS_DENIED,
                              Result.DENIED, root=root, path=request.GET.get("path", "")[:2048],
                              details={"operation": view.__name__})
-            raise Http404("Not found") from None
+            raise Http404(_("Not found.")) from None
         except smb.SmbError as exc:
-            return _problem(request, 502, f"The file server did not answer: {exc}")
+            return _problem(request, 502, _("The file server did not answer: %(error)s") % {"error": exc})
 
     wrapper.__name__ = view.__name__
     return wrapper

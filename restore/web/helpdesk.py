@@ -4,6 +4,7 @@ Same service and permission layer as the API (restore/api/helpdesk.py)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from restore.accounts.permissions import require_role
@@ -11,6 +12,7 @@ from restore.audit import trail as audit
 from restore.helpdesk import acting as acting_
 from restore.helpdesk import people as helpdesk
 from restore.models import Role
+from restore.restores.messages import translated
 
 
 def _require_helpdesk(request):
@@ -40,7 +42,7 @@ def search(request):
     try:
         found = helpdesk.find(actor, q)
     except helpdesk.HelpdeskError as exc:
-        return _page(request, q=q, problem=str(exc), status=exc.status)
+        return _page(request, q=q, problem=translated(exc), status=exc.status)
     return _page(request, q=q, found=found)
 
 
@@ -53,9 +55,10 @@ def start(request):
         acting = acting_.start(actor=request.user, via="session",
                                 context=audit.Context.from_request(request, role=Role.HELPDESK), **form)
     except helpdesk.HelpdeskError as exc:
-        return _page(request, q=request.POST.get("q", ""), problem=str(exc), status=exc.status, form=form)
+        return _page(request, q=request.POST.get("q", ""), problem=translated(exc), status=exc.status, form=form)
     acting_.remember(request, acting)
-    messages.success(request, f"You are now acting for {acting.target_username} (ticket {acting.ticket}).")
+    messages.success(request, _("You are now acting for %(user)s (ticket %(ticket)s).")
+                     % {"user": acting.target_username, "ticket": acting.ticket})
     return redirect("helpdesk")
 
 
@@ -67,6 +70,6 @@ def stop(request):
     if resolution.acting is not None:
         acting_.end(resolution.acting, context=audit.Context.from_request(request, role=Role.HELPDESK),
                      why="stopped")
-        messages.success(request, f"You no longer act for {resolution.acting.target_username}.")
+        messages.success(request, _("You no longer act for %(user)s.") % {"user": resolution.acting.target_username})
     acting_.forget(request)
     return redirect("helpdesk")

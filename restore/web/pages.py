@@ -6,11 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from restore.accounts.backends import check_sign_in_name
 from restore.accounts.permissions import identity_of, may_use_files
 from restore.helpdesk.subject import subject_of
 from restore.restores import service as jobs
+from restore.restores.messages import translated
 
 
 class SignInNameField(forms.CharField):
@@ -24,7 +27,7 @@ class SignInNameField(forms.CharField):
 
 class SignInForm(AuthenticationForm):
     username = SignInNameField(
-        label="User name",
+        label=gettext_lazy("User name"),
         help_text="alice, CORP\\alice or alice@corp.example.test",
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
@@ -37,7 +40,7 @@ class SignInForm(AuthenticationForm):
 
     def get_invalid_login_error(self):
         failure = getattr(self.request, "signin_failure", None)
-        message = failure["message"] if failure else "Wrong user name or password."
+        message = translated(failure["message"]) if failure else _("Wrong user name or password.")
         return forms.ValidationError(message, code="invalid_login")
 
 
@@ -49,7 +52,7 @@ class SignInView(auth_views.LoginView):
 
 def locked_out(request, credentials=None, *args, **kwargs):
     """django-axes: too many failed sign-ins for this name or this address."""
-    message = "Too many failed sign-ins. Try again later or contact the helpdesk."
+    message = _("Too many failed sign-ins. Try again later or contact the helpdesk.")
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=429)
     return render(request, "registration/locked_out.html", {"message": message}, status=429)

@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from restore.web import audit, files, helpdesk, pages, restores
+from restore.web import audit, files, helpdesk, language, pages, restores
+from restore.web.open import open_unc
 from restore.web.related import related
 from restore.web.search import catalog_status, search
 
@@ -23,5 +24,7 @@ urlpatterns = [
     path("restores/new", restores.new_restore, name="restore-new"),
     path("restores/<uuid:job_id>/", restores.job_page, name="restore-job"),
     path("restores/<uuid:job_id>/cancel", restores.cancel, name="restore-cancel"),
+    path("open", open_unc, name="open"),
+    path("language/", language.choose, name="set-language"),
     path("healthz", pages.healthz, name="healthz"),
 ]

@@ -1,19 +1,28 @@
 // vdiprotect pages. Everything works without this file; it only makes the pages friendlier:
-//  - times: the server writes UTC; they are shown in the browser's time zone, with UTC on hover;
+//  - times: the server writes UTC; they are shown in the browser's time zone and the page's language
+//    (dates as that language writes them), with UTC on hover;
 //  - a <select data-autosubmit> submits its form when a pointer changes it (the folder's snapshot
 //    picker); with the keyboard, arrows only move the choice and Enter or the Show button submits
 //    (WCAG 3.2.2: moving through a list must not load another page).
 (function () {
   "use strict";
-  var zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
-
-  function pad(n) { return String(n).padStart(2, "0"); }
+  // The page's language (<html lang>), in the browser's own variant when it has one (en-GB, de-AT...).
+  var lang = document.documentElement.lang || undefined;
+  var locale = (navigator.languages || []).find(function (l) {
+    return lang && l.toLowerCase().split("-")[0] === lang.toLowerCase().split("-")[0];
+  }) || lang;
+  var formats = {};
 
   function local(date, seconds) {
-    var text = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
-      pad(date.getHours()) + ":" + pad(date.getMinutes()) + (seconds ? ":" + pad(date.getSeconds()) : "");
-    var name = zone.formatToParts(date).find(function (p) { return p.type === "timeZoneName"; });
-    return text + (name ? " " + name.value : "");
+    var key = seconds ? "s" : "m";
+    if (!formats[key]) {
+      var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+                      timeZoneName: "short" };
+      if (seconds) { options.second = "2-digit"; }
+      try { formats[key] = new Intl.DateTimeFormat(locale, options); }
+      catch (e) { formats[key] = new Intl.DateTimeFormat(undefined, options); }
+    }
+    return formats[key].format(date);
   }
 
   function localise(root) {
