@@ -75,6 +75,7 @@ def files_page(**kw):
 HELPDESKS = (HELPDESK, HELPDESK_FOR_BOB)
 OWN = frozenset({200})  # each person's own list or root: everyone who may use files gets 200
 ACT_FOR_ALICE = {"username": "alice", "ticket": "MATRIX-1", "reason": "role matrix"}
+ALICES_UNC = "\\\\127.0.0.1\\data\\alice\\Documents\\Finance"
 DRY_RUN = {"items": [{"root": "data", "path": "Documents/Archive/handover.docx", "at": "{at}"}], "dry_run": True}
 
 TABLE: dict[str, list[Call]] = {
@@ -128,6 +129,10 @@ TABLE: dict[str, list[Call]] = {
     "helpdesk/stop": [Call("POST", only(HELPDESKS, 302, anonymous=302), fresh=True, form=True)],
     "audit/": [Call("GET", only((AUDITOR,), 200, anonymous=302), sees_alice=frozenset({ALICE, AUDITOR}))],
     "healthz": [Call("GET", everyone(200))],
+    # Explorer's link: alice's folder opens for alice (a redirect to its page), is 404 for everyone else
+    "open": [Call("GET", files_page(alice={302}), {"unc": ALICES_UNC})],
+    "api/v1/resolve": [Call("GET", files_api(), {"unc": ALICES_UNC})],
+    "language/": [Call("POST", everyone(302), {"language": "de", "next": "/"}, fresh=True, form=True)],
     "restores/": [Call("GET", files_page(others=OWN))],
     "restores/new": [Call("GET", files_page(),  # the dialog: a dry run, nothing written
                           {"root": "data", "path": "Documents/Finance/forecast.xlsx", "at": "{at}"})],
@@ -244,7 +249,7 @@ def test_no_role_gets_more_than_its_classification_and_nobody_else_sees_alices_n
         where = f"{role}: {entry.method} {url} {params or ''}"
         if response.status_code not in entry.expect[role]:
             problems.append(f"{where} answered {response.status_code}, allowed {sorted(entry.expect[role])}")
-        if role == ANON and response.status_code == 302 and url != "/signout/":
+        if role == ANON and response.status_code == 302 and url not in ("/signout/", "/language/"):
             if not response["Location"].startswith(("/signin/", "/admin/login/")):
                 problems.append(f"{where} redirected anonymous to {response['Location']}, not a sign-in page")
         if role not in entry.sees_alice:
