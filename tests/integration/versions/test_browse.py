@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.samba import opens_inside_deleted_folders
+
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
 TEAM_ROOT = "team=\\\\127.0.0.1\\data\\alice\\Documents\\Finance"
@@ -84,11 +86,7 @@ def test_deleted_folder_is_listed_in_the_old_snapshot_and_marked_deleted_since(t
     assert api(alice, "data", "entries", path="Documents/Old Project").status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Samba 4.17 (Debian 12) answers OBJECT_PATH_NOT_FOUND to a TWrp CREATE of any object below a folder "
-    "that no longer exists live (the deleted folder itself opens and lists); without its security "
-    "descriptor the portal hides the object (fails closed). Windows servers open these. Strict: this "
-    "test fails the day the server is fixed."))
+@opens_inside_deleted_folders
 def test_inside_a_deleted_folder_the_old_snapshot_lists_its_files(testenv, alice):
     oldest = snapshot_dirs(testenv)[-1].name
     inside = listing(alice, "data", "Documents/Old Project", oldest)
