@@ -138,7 +138,8 @@ RESTORE_COPY_METHOD = env.str("RESTORE_COPY_METHOD", default="auto")  # auto (se
 RESTORE_STALE_SECONDS = env.int("RESTORE_STALE_SECONDS", default=60)  # a running job silent this long is taken over
 RESTORE_REQUEUE_SECONDS = env.int("RESTORE_REQUEUE_SECONDS", default=300)  # queued this long: queued again
 RESTORE_RETRIES = env.int("RESTORE_RETRIES", default=8)  # after a lost connection, with backoff
-RESTORE_SWEEP_SECONDS = env.int("RESTORE_SWEEP_SECONDS", default=60)
+# The sweep: jobs a broker lost or could not take (sent again), failed items' leftovers (tidied once the server answers).
+RESTORE_SWEEP_SECONDS = env.int("RESTORE_SWEEP_SECONDS", default=10)
 PORTAL_URL = env.str("PORTAL_URL", default="")  # e.g. https://restore.example.com, for links in emails
 # Helpdesk-initiated restores are announced here when they end (restore/restores/webhook.py): a Microsoft
 # Teams webhook (URL on *.webhook.office.com, *.logic.azure.com...) gets an Adaptive Card, anything else JSON.
@@ -162,6 +163,10 @@ CATALOG_TASK_SECONDS = env.int("CATALOG_TASK_SECONDS", default=600)  # then the 
 CATALOG_LEASE_SECONDS = env.int("CATALOG_LEASE_SECONDS", default=600)  # a dead builder's hold on a source
 CELERY_BEAT_SCHEDULE["catalog-refresh"] = {"task": "vdiprotect.catalog.refresh",
                                            "schedule": float(CATALOG_REFRESH_SECONDS)}
+# Catalog builds have a queue of their own ("catalog", a worker of its own in docker-compose.yml), so a long
+# build never holds the worker a restore waits for; restores and the sweep stay on the default queue ("celery").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"vdiprotect.catalog.*": {"queue": "catalog"}}
 # The broker must not hand a running restore to a second worker: visibility > longest restore.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RESTORE_MAX_SECONDS + 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -253,6 +258,7 @@ SMB_PERSON_SESSION_IDLE = env.int("SMB_PERSON_SESSION_IDLE", default=120)  # sec
 SMB_REQUIRE_SIGNING = env.bool("SMB_REQUIRE_SIGNING", default=True)
 SMB_ENCRYPT = env.bool("SMB_ENCRYPT", default=False)
 SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)
+SMB_PORT = env.int("SMB_PORT", default=445)  # every file server's port (e.g. through a proxy or a tunnel)
 # Read listings, metadata and permissions with FILE_OPEN_FOR_BACKUP_INTENT (needs SeBackupPrivilege on the server).
 SMB_BACKUP_INTENT = env.bool("SMB_BACKUP_INTENT", default=True)
 SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)

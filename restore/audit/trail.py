@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from restore.audit import anchor, syslog
+from restore.audit import anchor, locks, syslog
 from restore.models import AuditChainHead, AuditEvent
 
-GENESIS = "0" * 64
+GENESIS = locks.GENESIS
 
 
 log = logging.getLogger("vdiprotect.audit")
@@ -138,7 +138,8 @@ def record(
     with transaction.atomic():
         # The head is read under the write lock, so two writers never chain onto the same record:
         # PostgreSQL locks the row; SQLite has no row locks, its BEGIN IMMEDIATE (settings) locks the file.
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        # Taken last (restore/audit/locks.py): a caller holding the person's or a job's row takes those first.
+        head = locks.chain_head()
         prev_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() if every else None
         event = AuditEvent(
             at=timezone.now(),

@@ -16,6 +16,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from restore.accounts import identity
+from restore.audit import locks
 from restore.audit import trail as audit
 from restore.audit.trail import Action, Result
 from restore.directory.ldap import Directory, DirectoryError, DirectoryUser
@@ -87,7 +88,7 @@ def start(*, actor, username: str, ticket: str, reason: str, via: str, context: 
     if refusal:
         raise refuse(Refused(refusal))
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=actor.pk).first()  # one start at a time per member
+        locks.person(actor.pk)  # one start at a time per member; then the chain head (restore/audit/locks.py)
         target = _user_for(person)
         identity.store(target, view)
         for previous in ActingFor.objects.select_related("target").filter(actor=actor, ended_at__isnull=True):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from restore.audit import locks
 from restore.models import JobState, RestoreJob
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def claim(job_id, worker: str) -> tuple[RestoreJob | None, str]:
     live worker runs it), ``ended``, ``gone``. A job whose worker died is taken over."""
     now = timezone.now()
     with transaction.atomic():
-        job = RestoreJob.objects.select_for_update().filter(pk=job_id).first()
+        job = locks.job(job_id)
         if job is None:
             return None, "gone"
         if job.state == JobState.RUNNING:

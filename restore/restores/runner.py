@@ -30,11 +30,13 @@ from django.utils import timezone
 
 from restore import smb
 from restore.accounts import identity
+from restore.audit import locks
 from restore.audit import trail as audit
 from restore.audit.trail import Action, Result
 from restore.directory.ldap import DirectoryError
 from restore.models import Conflict, ItemKind, JobState, Mode, Phase, RestoreItem, RestoreJob, Role
 from restore.nt.descriptors import SecurityDescriptor, build_security_descriptor
+from restore.restores import cleanup
 from restore.restores.claims import claim, worker_name
 from restore.restores.naming import kept_name, temp_name
 from restore.restores.targets import LiveTargets, first_free
@@ -46,8 +48,6 @@ log = logging.getLogger(__name__)
 
 
 OWNER_SECURITY_INFORMATION = 0x1
-
-
 PROGRESS_EVERY_SECONDS = 1.0
 
 
@@ -64,9 +64,11 @@ class ItemFailed(Exception):
 
 
 def fail(job_id, why: str) -> None:
+    """End the job failed; what it left on the server is tidied now, or by the sweep (cleanup.py)."""
     job = RestoreJob.objects.filter(pk=job_id).first()
     if job is not None and job.state in (JobState.QUEUED, JobState.RUNNING):
         _finish(job, _context(job), forced=JobState.FAILED, error=why)
+        cleanup.tidy_job(job)
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def _context(job: RestoreJob) -> audit.Context:
 
 def _finish(job: RestoreJob, context: audit.Context, forced: str | None = None, error: str = "") -> str:
     with transaction.atomic():
-        job = RestoreJob.objects.select_for_update().get(pk=job.pk)
+        job = locks.job(job.pk)  # the job, then the chain head (restore/audit/locks.py)
         if forced == JobState.CANCELLED:
             job.items.filter(phase__in=(Phase.PENDING, Phase.COPIED)).update(phase=Phase.SKIPPED, note="cancelled")
         elif forced == JobState.FAILED:
@@ -389,11 +391,13 @@ class Runner:
         self.beat(files_delta=1 if item.kind == ItemKind.FILE and phase == Phase.DONE else 0, force=True)
 
     def item_failed(self, item: RestoreItem, why: str) -> None:
-        """The item ends failed; its temporary (if any) is removed, a kept current copy stays kept."""
-        if item.temp_path and item.kind == ItemKind.FILE and item.target_root in self.roots:
-            where = roots_.location(self.roots[item.target_root], item.temp_path)
-            _delete_quietly(smb.client_for(where.server), where.share, where.path)
-        self.item_ended(item, Phase.FAILED, why)
+        """The item ends failed; its temporary (if any) is removed and a kept current copy put back
+        (now, or by the sweep once the server answers: cleanup.py)."""
+        kept = item.keep_path not in ("", "?")
+        if item.kind == ItemKind.FILE:
+            cleanup.tidy_item(item, self.roots, failed=True)
+        self.item_ended(item, Phase.FAILED, why + ("; the current copy was put back" if kept and not item.keep_path
+                                                   else ""))
 
     def settle_folders(self) -> None:
         """Restored folders get their times from the snapshot once everything inside is written."""

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from restore.audit import locks
 from restore.audit import trail as audit
 from restore.audit.trail import Action, Result
 from restore.models import ACTIVE_STATES, JobState, Mode, Phase, RestoreItem, RestoreJob
@@ -65,9 +66,7 @@ def start(*, owner, requested_by, token: Token, request: Request, context: audit
                      snapshot=first.snapshot.token, details={"operation": "restore", "problems": plan.problems})
         raise Refused(plan.problems)
     with transaction.atomic():
-        from django.contrib.auth import get_user_model
-
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one start at a time per owner
+        locks.person(owner.pk)  # one start at a time per owner; then the chain head (restore/audit/locks.py)
         active = RestoreJob.objects.filter(owner=owner, state__in=ACTIVE_STATES).count()
         if active >= settings.RESTORE_MAX_ACTIVE_PER_USER:
             raise TooBusy(f"{owner.username} already has {active} restores queued or running; wait for one to "
@@ -98,18 +97,27 @@ def start(*, owner, requested_by, token: Token, request: Request, context: audit
     return job
 
 
-def enqueue(job_id) -> None:
+def enqueue(job_id) -> bool:
+    """Send the job to the workers. The job is committed already, so a broker that cannot be reached
+    is no failure of the request: the job stays queued with no ``enqueued_at`` and the sweep
+    (every RESTORE_SWEEP_SECONDS) sends it once the broker answers. Returns whether it was sent."""
     from restore.restores.tasks import run_restore
 
+    try:
+        run_restore.delay(str(job_id))
+    except Exception as exc:  # kombu/redis connection errors, a broker refusing the message
+        log.warning("restore %s is queued but could not be sent to the workers yet (%s: %s); the sweep sends it",
+                    job_id, type(exc).__name__, exc)
+        return False
     RestoreJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
-    run_restore.delay(str(job_id))
+    return True
 
 
 def cancel(job: RestoreJob, context: audit.Context) -> RestoreJob:
     """A queued job ends at once; a running one stops at its next chunk (the worker finishes it).
     Cancelling an ended job changes nothing."""
     with transaction.atomic():
-        job = RestoreJob.objects.select_for_update().get(pk=job.pk)
+        job = locks.job(job.pk) or job  # the job, then the chain head (restore/audit/locks.py)
         if job.state not in (*ACTIVE_STATES, *WAITING_DOWNLOAD) or job.cancel_requested:
             return job
         if job.state == JobState.RUNNING:

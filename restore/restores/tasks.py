@@ -10,19 +10,20 @@ without its messages) and running jobs whose worker went silent are queued again
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 
 from restore import smb
 from restore.models import JobState, RestoreJob
-from restore.restores import claims
+from restore.restores import claims, cleanup
 from restore.restores import runner as copying
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,38 @@ def run_restore(self, job_id: str) -> str:
             copying.fail(job_id, f"{unreachable} after {attempt} attempts: {exc}")
             return JobState.FAILED
         raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries))
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away under the job (a terminated backend, a failover, a deadlock victim): give
+        # the job back on a new connection and try again in a second, as for a lost file-server connection.
+        _give_back_after_database_error(job_id, worker, exc)
+        attempt = self.request.retries + 1
+        if attempt > settings.RESTORE_RETRIES:
+            copying.fail(job_id, f"the database failed {attempt} times in a row: {exc}")
+            return JobState.FAILED
+        raise self.retry(exc=exc, countdown=min(30, 2 ** min(self.request.retries, 5) - 1))
     except SoftTimeLimitExceeded:
         copying.fail(job_id, f"the restore took longer than {settings.RESTORE_MAX_SECONDS} s and was stopped")
         return JobState.FAILED
     if outcome == "busy":  # another worker holds it and is alive: look again once it could be stale
         raise self.retry(countdown=settings.RESTORE_STALE_SECONDS)
     return outcome
+
+
+def _give_back_after_database_error(job_id, worker: str, exc: Exception) -> None:
+    """Drop the broken connection and release the job on a fresh one (tried for a few seconds, so a
+    retry lands on a queued job instead of one that looks held by a live worker)."""
+    log.warning("restore %s: database error, the job is given back and retried: %s", job_id, exc)
+    for wait in (0, 0.5, 1, 2, 4):
+        time.sleep(wait)
+        for conn in connections.all(initialized_only=True):
+            conn.close_if_unusable_or_obsolete()
+            if conn.in_atomic_block or not conn.is_usable():
+                conn.close()
+        try:
+            claims.release(job_id, worker, f"the database connection failed: {exc}")
+            return
+        except (OperationalError, InterfaceError) as again:
+            log.warning("restore %s: the database is still failing: %s", job_id, again)
 
 
 @shared_task(name="vdiprotect.restore.sweep")
@@ -72,6 +99,9 @@ def sweep_restores(startup: bool = False) -> int:
         run_restore.delay(str(pk))
     if lost:
         log.info("restore sweep: queued %d job(s) again", len(lost))
+    left = cleanup.tidy_all()  # temporaries and kept copies of failed items, once their server answers
+    if left:
+        log.info("restore sweep: %d failed item(s) still to tidy (file server unreachable)", left)
     return len(lost)
 
 

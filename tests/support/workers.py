@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parent.parent
 
 
 class Workers:
@@ -34,9 +34,10 @@ class Workers:
                 "CELERY_BROKER_URL": self.broker_url, "REDIS_URL": settings.REDIS_URL,
                 "RESTORE_STALE_SECONDS": "600", **env}
 
-    def start(self, **env) -> subprocess.Popen:
+    def start(self, queues: str = "celery,catalog", **env) -> subprocess.Popen:
+        """A worker of one process consuming ``queues`` (both by default: restores and catalog builds)."""
         n = len(self.procs)
-        return self._spawn(f"worker-{n}", ["worker", "-P", "prefork", "-c", "1", "--without-mingle",
+        return self._spawn(f"worker-{n}", ["worker", "-P", "prefork", "-c", "1", "-Q", queues, "--without-mingle",
                                            "--without-gossip", "-l", "info", "-n", f"w{n}-{os.getpid()}@%h"], env)
 
     def start_beat(self, **env) -> subprocess.Popen:

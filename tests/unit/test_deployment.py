@@ -20,14 +20,14 @@ def command_words(service):
     return words
 
 
-def test_compose_has_the_five_services_each_with_a_healthcheck():
-    assert set(COMPOSE["services"]) == {"web", "worker", "beat", "redis", "postgres"}
+def test_compose_has_the_six_services_each_with_a_healthcheck():
+    assert set(COMPOSE["services"]) == {"web", "worker", "worker-catalog", "beat", "redis", "postgres"}
     for name, service in COMPOSE["services"].items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
 
 
 def test_app_services_wait_for_healthy_dependencies():
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "worker-catalog", "beat"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
 
@@ -53,6 +53,20 @@ def test_worker_runs_the_projects_celery_app():
     from celery import Celery
 
     assert isinstance(importlib.import_module(app_module).celery_app, Celery)
+
+
+def test_restores_and_catalog_builds_each_have_a_worker_of_their_own():
+    from django.conf import settings
+
+    from vdiprotect.celery import app
+
+    queues = {name: command_words(name)[command_words(name).index("-Q") + 1] for name in ("worker", "worker-catalog")}
+    assert queues == {"worker": settings.CELERY_TASK_DEFAULT_QUEUE, "worker-catalog": "catalog"}
+    route = app.amqp.router.route
+    assert route({}, "vdiprotect.catalog.build")["queue"].name == "catalog"
+    assert route({}, "vdiprotect.catalog.refresh")["queue"].name == "catalog"
+    for restore_task in ("vdiprotect.restore.run", "vdiprotect.restore.sweep"):
+        assert route({}, restore_task)["queue"].name == "celery"
 
 
 def test_redis_keeps_queued_jobs_across_restarts():
