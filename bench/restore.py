@@ -1,17 +1,21 @@
-"""Restoring a 1 GiB file from a snapshot, three ways, in the same run on the same Samba server:
+"""Restoring a file from a snapshot, side by side with the server's own tools, in one run on the same
+Samba server (docs/performance.md has the figures and where the time goes):
 
-  server-side  vdiprotect's copy when source and target share a server: FSCTL_SRV_REQUEST_RESUME_KEY
-               on the snapshot file (TWrp) + FSCTL_SRV_COPYCHUNK_WRITE (16 x 1 MiB per request);
-               no data through the portal.
-  streamed     vdiprotect's copy across servers: read from the snapshot and write the target
-               through the portal, 4 MiB chunks, hashing on the way.
-  local cp     the peer: `cp` of the snapshot file on the file server's own disk (what an admin
-               with a shell on the server would do; the floor for any SMB method).
-  verify       what a restore adds to either copy: SHA-256 of source (in its snapshot) and target
-               read back over SMB.
+  server-side        vdiprotect's copy when source and target share a server: a block clone is
+                     tried (FSCTL_DUPLICATE_EXTENTS_TO_FILE; Samba refuses it on ext4), then
+                     FSCTL_SRV_COPYCHUNK_WRITE, 16 x 1 MiB per request, several requests in flight.
+  streamed           vdiprotect's copy across servers: pipelined multi-credit reads from the snapshot,
+                     each answer's buffer written on (pipelined) and hashed on another thread.
+  smbclient get+put  the peer for `streamed`: Samba's own C client fetches the snapshot file to a
+                     local file, then uploads it (two runs of `smbclient`, signing on, as ours).
+  local cp           the peer for `server-side`: `cp` of the snapshot file on the server's own disk.
+  verified restore   what a job does for one file on one server: server-side copy, then SHA-256 of
+                     the source (in its snapshot) and of the copy, both read at once over SMB.
+  cp + sha256sum     its peer: `cp` on the server, then `sha256sum` of both files.
 
 The file lives in the `scratch` share (a snapshot of its own); targets are deleted after each
-round. Median and min of --rounds, in seconds, and throughput.
+round. Median and min of --rounds, in seconds, and throughput (of the file's size). The peak RSS
+of this process is printed too (constant memory: it does not grow with --size-mib).
 
     scripts/bench restore [--size-mib 1024] [--rounds 3]
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import time
@@ -32,12 +37,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vdiprotect.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
 from restore import smb  # noqa: E402
-from restore.restores import runner as copying
+from restore.restores import runner as copying  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARE = "scratch"
 CHUNK = 4 * 1024 * 1024
+ROWS = ("server-side", "streamed", "smbclient get+put", "local cp", "verified restore", "cp + sha256sum")
+PEERS = {"server-side": "local cp", "streamed": "smbclient get+put", "verified restore": "cp + sha256sum"}
 
 
 def take_snapshot() -> str:
@@ -50,6 +59,13 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def smbclient(command: str) -> None:
+    """Samba's own client, as the service account, signing required (as the portal signs)."""
+    user = f"{settings.SMB_DOMAIN}\\{settings.SMB_USERNAME}"
+    subprocess.run(["smbclient", f"//127.0.0.1/{SHARE}", "-U", user, "--option=client signing=required",
+                    "-c", command], check=True, capture_output=True, env={**os.environ, "PASSWD": settings.SMB_PASSWORD})
 
 
 def main() -> None:
@@ -71,29 +87,52 @@ def main() -> None:
     token = take_snapshot()
     at = smb.Snapshot.from_token(token).at
     snapshot_file = snapdir / token / folder / "disk.vhdx"
-    results: dict[str, list[float]] = {"server-side": [], "streamed": [], "local cp": [], "verify": []}
+    local = Path("/tmp") / f"{folder}.bin"  # smbclient's local copy between get and put
+    results: dict[str, list[float]] = {name: [] for name in ROWS}
+    methods = set()
+    target = f"{folder}\\restored.vhdx"
+    local_target = live / folder / "restored-by-cp.vhdx"
     try:
         for _ in range(args.rounds):
-            target = f"{folder}\\restored.vhdx"
-            results["server-side"].append(timed(lambda: svc.server_side_copy(SHARE, source, at, SHARE, target)))
-            results["verify"].append(timed(lambda: (svc.sha256(SHARE, source, at=at), svc.sha256(SHARE, target))))
+            results["server-side"].append(timed(lambda: methods.add(
+                svc.server_side_copy(SHARE, source, at, SHARE, target).method)))
             svc.delete(SHARE, target)
             results["streamed"].append(timed(lambda: copying._streamed_copy(svc, SHARE, source, at, svc, SHARE,
                                                                            target, None)))
             svc.delete(SHARE, target)
-            local_target = live / folder / "restored-by-cp.vhdx"
+            results["smbclient get+put"].append(timed(lambda: (
+                smbclient(f'get "{token}\\{source}" {local}'), smbclient(f'put {local} "{target}"'))))
+            local.unlink()
+            svc.delete(SHARE, target)
             results["local cp"].append(timed(lambda: subprocess.run(["cp", str(snapshot_file), str(local_target)],
                                                                     check=True)))
             local_target.unlink()
+
+            def verified():
+                svc.server_side_copy(SHARE, source, at, SHARE, target)
+                one, two = smb.sha256_files([(svc, SHARE, source, at), (svc, SHARE, target, None)])
+                assert one == two
+
+            results["verified restore"].append(timed(verified))
+            svc.delete(SHARE, target)
+            results["cp + sha256sum"].append(timed(lambda: subprocess.run(
+                f"cp '{snapshot_file}' '{local_target}' && sha256sum '{snapshot_file}' '{local_target}' >/dev/null",
+                shell=True, check=True)))
+            local_target.unlink()
     finally:
+        local.unlink(missing_ok=True)
         subprocess.run(["rm", "-rf", str(live / folder)], check=False)
         subprocess.run(["chmod", "-R", "u+w", str(snapdir / token)], check=False)
         subprocess.run(["rm", "-rf", str(snapdir / token)], check=False)
-    print(f"restore of {args.size_mib} MiB from a snapshot, {args.rounds} rounds, Samba on loopback")
-    print(f"{'method':<12} {'median s':>9} {'min s':>7} {'MiB/s':>7}")
+    print(f"restore of {args.size_mib} MiB from a snapshot, {args.rounds} rounds, Samba on loopback "
+          f"({os.cpu_count()} cores); server-side copy by {', '.join(sorted(methods))}")
+    print(f"{'method':<18} {'median s':>9} {'min s':>7} {'MiB/s':>7}  vs peer (median)")
+    medians = {name: statistics.median(times) for name, times in results.items()}
     for name, times in results.items():
-        median = statistics.median(times)
-        print(f"{name:<12} {median:9.2f} {min(times):7.2f} {args.size_mib / median:7.0f}")
+        peer = PEERS.get(name)
+        versus = f"  {medians[peer] / medians[name]:.2f}x {peer}" if peer else ""
+        print(f"{name:<18} {medians[name]:9.2f} {min(times):7.2f} {args.size_mib / medians[name]:7.0f}{versus}")
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 
 
 if __name__ == "__main__":

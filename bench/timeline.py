@@ -3,14 +3,17 @@ sequential one-open-per-snapshot method Windows Explorer's Previous Versions tab
 
 Both ask the same questions of the same Samba server in the same run: for every snapshot, does
 the file exist then, with which size and last-write time, and what was its ACL then.
-  ours        previous_versions.versions(): every snapshot's CREATE(TWrp)+CLOSE and
-              CREATE(TWrp)+QUERY_INFO(security)+CLOSE sent without waiting (pipelined on the
-              one connection), then the ACL evaluated for alice's token.
+  ours        versions.browse.versions(): per snapshot (and the live file) one related compound
+              CREATE(TWrp)+QUERY_INFO(security)+CLOSE (the CREATE answer carries the times,
+              attributes and size), all sent without waiting within the credit window (pipelined
+              on the one connection), then the ACL evaluated for alice's token.
   sequential  for each snapshot in turn: open it (TWrp), read its attributes, close; open, read
               its security descriptor, close; the next one only after the answer.
 cold: a new SMB connection and session and no cached snapshot list; warm: both reused.
 rtt: 0 is plain loopback; other values put bench/slowlink.py (a delaying TCP proxy) between client
-and Samba, as a LAN or WAN would be.
+and Samba, as a LAN or WAN would be. The proxy runs in this process (two threads per direction that
+hold each received block for rtt/2), so its own work competes with ours for the GIL: both columns
+pay that, and it makes the figures a little pessimistic.
 
     scripts/bench timeline            (README: "Benchmarks")
 """

@@ -261,6 +261,11 @@ SMB_TIMEOUT = env.int("SMB_TIMEOUT", default=30)
 SMB_PORT = env.int("SMB_PORT", default=445)  # every file server's port (e.g. through a proxy or a tunnel)
 # Read listings, metadata and permissions with FILE_OPEN_FOR_BACKUP_INTENT (needs SeBackupPrivilege on the server).
 SMB_BACKUP_INTENT = env.bool("SMB_BACKUP_INTENT", default=True)
+# The data path (restore/smb/handles.py, servercopy.py): bytes per READ/WRITE (capped by the server's
+# MaxReadSize/MaxWriteSize and the credits it grants), requests in flight per file, copychunk requests in flight.
+SMB_IO_SIZE = env.int("SMB_IO_SIZE", default=8 * 1024 * 1024)
+SMB_IO_DEPTH = env.int("SMB_IO_DEPTH", default=3)
+SMB_COPY_DEPTH = env.int("SMB_COPY_DEPTH", default=4)
 SNAPSHOT_CACHE_SECONDS = env.int("SNAPSHOT_CACHE_SECONDS", default=60)
 DIFF_MAX_BYTES = env.int("DIFF_MAX_BYTES", default=2 * 1024 * 1024)  # larger files are not compared
 DIFF_MAX_LINES = env.int("DIFF_MAX_LINES", default=5000)  # lines of a diff shown

@@ -19,7 +19,6 @@ right to write each target from its live ACL.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -327,13 +326,17 @@ class Runner:
         try:
             if settings.RESTORE_COPY_METHOD == "auto" and dst_client.server == client.server:
                 dst_client.server_side_copy(src.share, src.path, at, share, temp, progress=progress)
-                source_hash = client.sha256(src.share, src.path, at=at)
-            else:
+                source_hash = None  # the bytes never passed through us: both files are read below
+            else:  # hashed in the same pass as it was read and sent on
                 source_hash = _streamed_copy(client, src.share, src.path, at, dst_client, share, temp, progress)
             item.streams = self._copy_streams(client, src, at, dst_client, share, temp)
             dst_client.set_times(share, temp, created=item.source_created, last_write=item.source_last_write)
             self._set_owner_path(dst_client, share, temp, item)
-            target_hash = dst_client.sha256(share, temp)
+            if source_hash is None:  # verification: source (in its snapshot) and copy read at once
+                source_hash, target_hash = smb.sha256_files([(client, src.share, src.path, at),
+                                                             (dst_client, share, temp, None)])
+            else:
+                target_hash = dst_client.sha256(share, temp)
         except BaseException:
             _delete_quietly(dst_client, share, temp)
             self._pending_bytes -= done[0]  # the copy is gone: so is its progress
@@ -414,23 +417,18 @@ class Runner:
 
 
 def _streamed_copy(client, share, path, at, dst_client, dst_share, dst_path, progress) -> str:
-    """Copy through this process, chunk by chunk (at most 4 MiB); returns the source's SHA-256."""
-    digest = hashlib.sha256()
-    offset = 0
+    """Copy through this process (pipelined reads and writes, buffers handed on without copies,
+    see smb.copy_stream); returns the source's SHA-256, hashed in the same pass. A failed read or
+    write deletes the partial target before the error goes on."""
     with client.open_read(share, path, at=at) as reader:
         writer = dst_client.create_file(dst_share, dst_path)
         try:
-            for chunk in reader.iter_chunks(smb.MAX_CHUNK):
-                writer.write(offset, chunk)
-                digest.update(chunk)
-                offset += len(chunk)
-                if progress is not None:
-                    progress(offset)
+            digest = smb.copy_stream(reader, writer, progress=progress)
         except BaseException:
             writer.discard()
             raise
         writer.close()
-    return digest.hexdigest()
+    return digest
 
 
 def _exists(client: smb.Client, share: str, path: str) -> bool:

@@ -22,6 +22,8 @@ from restore.smb.handles import MAX_CHUNK, ReadHandle, WriteHandle
 from restore.smb.kerberos import KerberosError, NotDelegable
 from restore.smb.people import client_for_person, delegating
 from restore.smb.pool import reset_pool
+from restore.smb.transfer import copy as copy_stream
+from restore.smb.transfer import sha256_files
 from restore.smb.types import UNREADABLE, Credentials, Entry, Snapshot, Unreadable
 
 __all__ = [
@@ -44,9 +46,11 @@ __all__ = [
     "Unreadable",
     "WriteHandle",
     "client_for",
+    "copy_stream",
     "client_for_person",
     "delegating",
     "reset_pool",
     "service_credentials",
     "settings_options",
+    "sha256_files",
 ]

@@ -20,19 +20,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 from smbprotocol.file_info import FileInformationClass, InfoType
-from smbprotocol.ioctl import CtlCode, SMB2SrvCopyChunk, SMB2SrvCopyChunkCopy, SMB2SrvCopyChunkResponse
+from django.conf import settings
+from smbprotocol.ioctl import CtlCode
 from smbprotocol.open import CreateDisposition, ShareAccess
 
-from restore.smb import errors, wire
+from restore.smb import errors, servercopy, wire
 from restore.smb.handles import WriteHandle
 from restore.smb.types import Entry, basic_information
 from restore.smb.wire import OPEN_REPARSE_POINT
 
 log = logging.getLogger(__name__)
 
-COPY_CHUNK = 1024 * 1024  # Samba's (and Windows') limits: 1 MiB per chunk, 16 MiB per request
-COPY_CHUNKS_PER_REQUEST = 16
-_INVALID_PARAMETER = 0xC000000D
 _NO_MORE_FILES = 0x80000006
 _ID_ENTRY = struct.Struct("<IIqqqqqqIIIIq")  # FileIdFullDirectoryInformation up to FileName: FileId last
 FILE_INTERNAL_INFORMATION = 6
@@ -54,7 +52,8 @@ class ChangesMixin:
                                             options=wire.NON_DIRECTORY | OPEN_REPARSE_POINT, share=WRITE_SHARING,
                                             attributes=wire.FILE_ATTRIBUTE_NORMAL))
             _not_a_link(ex, opened.check(path, "create file"), path, "create file")
-            return WriteHandle(ex, opened.file_id(), opened.entry(wire.name_of(path)), share, path)
+            return WriteHandle(ex, opened.file_id(), opened.entry(wire.name_of(path)), share, path,
+                               **self.io_options())
 
         return self._run(share, run, path=path, action="create file", idempotent=overwrite)
 
@@ -127,11 +126,14 @@ class ChangesMixin:
         self._run(share, run, path=path, action=action, idempotent=False)
 
     def server_side_copy(self, src_share: str, src_path: str, src_at: datetime | None, dst_share: str,
-                         dst_path: str, *, progress: Callable[[int], None] | None = None) -> int:
-        """Copy a file's bytes on the server (no data through us): FSCTL_SRV_REQUEST_RESUME_KEY on the
-        source (opened at the snapshot ``src_at``, read-only), then FSCTL_SRV_COPYCHUNK_WRITE into a
-        *new* destination, 16 x 1 MiB per request. ``progress(bytes_done)`` after each request.
-        Returns the bytes copied. A failed copy deletes the partial destination."""
+                         dst_path: str, *, progress: Callable[[int], None] | None = None,
+                         clone: bool = True) -> servercopy.Copied:
+        """Copy a file's bytes on the server (no data through us) into a *new* destination: the
+        source is opened at the snapshot ``src_at`` (read-only) with FSCTL_SRV_REQUEST_RESUME_KEY,
+        then a block clone is tried (same share, unless ``clone`` is False or the share refused one
+        before) and copychunk does the rest, several requests in flight (``servercopy``).
+        ``progress(bytes_done)`` after each request. Returns the bytes copied (``.method`` says
+        how). A failed copy deletes the partial destination."""
         def run(src_ex: wire.Exchange) -> int:
             dst_ex = src_ex if dst_share.lower() == src_share.lower() else self._exchange(dst_share)
             source = wire.create(src_path, access=wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
@@ -151,7 +153,10 @@ class ChangesMixin:
                             "create copy destination")
                 target = WriteHandle(dst_ex, created.file_id(), created.entry(""), dst_share, dst_path)
                 try:
-                    copied = _copy_chunks(dst_ex, target, resume_key, size, progress)
+                    copied = servercopy.copy(dst_ex, server=self.server, share=dst_share, src_id=src_id,
+                                             resume_key=resume_key, size=size, target=target, progress=progress,
+                                             clone=clone and dst_ex is src_ex,
+                                             depth=getattr(settings, "SMB_COPY_DEPTH", servercopy.COPY_DEPTH))
                 except BaseException:
                     _discard_quietly(target)
                     raise
@@ -161,68 +166,6 @@ class ChangesMixin:
                 src_ex.close_quietly(src_id)
 
         return self._run(src_share, run, path=src_path, action="server-side copy", idempotent=False)
-
-
-def _copy_chunks(ex: wire.Exchange, target: WriteHandle, resume_key: bytes, size: int,
-                 progress: Callable[[int], None] | None) -> int:
-    chunk, per_request = COPY_CHUNK, COPY_CHUNKS_PER_REQUEST
-    done = 0
-    while done < size:
-        ranges = []
-        offset = done
-        while offset < size and len(ranges) < per_request:
-            length = min(chunk, size - offset)
-            ranges.append((offset, length))
-            offset += length
-        (reply,) = ex.call(wire.ioctl(CtlCode.FSCTL_SRV_COPYCHUNK_WRITE, file_id=target.file_id,
-                                      data=_copychunk_request(resume_key, ranges), max_output=12))
-        answer = SMB2SrvCopyChunkResponse()
-        limits = _server_limits(reply) if reply.status == _INVALID_PARAMETER else None
-        if limits is not None:
-            # The server states its limits instead (chunks per request, bytes per chunk): obey them.
-            max_chunks, max_chunk = limits
-            if (max_chunks, max_chunk) == (per_request, chunk) or not max_chunks or not max_chunk:
-                reply.check(target.path, "server-side copy")
-            log.info("server-side copy limits: %d chunks of %d bytes", max_chunks, max_chunk)
-            per_request, chunk = min(per_request, max_chunks), min(chunk, max_chunk)
-            continue
-        answer.unpack(reply.check(target.path, "server-side copy").buffer())
-        wanted = sum(length for _, length in ranges)
-        written = answer["total_bytes_written"].get_value()
-        if written != wanted:
-            raise errors.SmbError(f"server-side copy wrote {written} of {wanted} bytes", path=target.path)
-        done += written
-        if progress is not None:
-            progress(done)
-    return done
-
-
-def _server_limits(reply: wire.Reply) -> tuple[int, int] | None:
-    """[MS-SMB2] 3.3.5.15.6: an over-large copychunk request is answered with an IOCTL response whose
-    SRV_COPYCHUNK_RESPONSE holds the server's maximum chunk count and chunk size."""
-    try:
-        buffer = reply.buffer()
-    except Exception:  # an ordinary error response, not limits
-        return None
-    if len(buffer) < 12:
-        return None
-    answer = SMB2SrvCopyChunkResponse()
-    answer.unpack(buffer[:12])
-    return answer["chunks_written"].get_value(), answer["chunk_bytes_written"].get_value()
-
-
-def _copychunk_request(resume_key: bytes, ranges: list[tuple[int, int]]) -> bytes:
-    request = SMB2SrvCopyChunkCopy()
-    request["source_key"] = resume_key
-    chunks = []
-    for offset, length in ranges:
-        chunk = SMB2SrvCopyChunk()
-        chunk["source_offset"] = offset
-        chunk["target_offset"] = offset
-        chunk["length"] = length
-        chunks.append(chunk)
-    request["chunks"] = chunks
-    return request.pack()
 
 
 def _discard_quietly(handle: WriteHandle) -> None:

@@ -7,7 +7,6 @@ with the TWrp create context and read-only access.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import struct
 from collections.abc import Callable, Iterable
@@ -17,9 +16,9 @@ from django.conf import settings
 from smbprotocol.file_info import FileInformationClass, InfoType
 from smbprotocol.ioctl import CtlCode
 
-from restore.smb import errors, kerberos, wire
+from restore.smb import errors, kerberos, transfer, wire
 from restore.smb.changes import ChangesMixin
-from restore.smb.handles import MAX_CHUNK, ReadHandle
+from restore.smb.handles import IO_SIZE, READ_AHEAD, ReadHandle
 from restore.smb.pool import Options, Pool, get_pool
 from restore.smb.types import UNREADABLE, Credentials, Entry, Snapshot, from_filetime
 from restore.smb.wire import name_of
@@ -33,6 +32,7 @@ SD_ACCESS = wire.READ_CONTROL | wire.FILE_READ_ATTRIBUTES
 _DIR_ENTRY = struct.Struct("<IIqqqqqqIIIIq")  # FileIdFullDirectoryInformation up to FileName (80 bytes)
 _STREAM_ENTRY = struct.Struct("<IIqq")  # FileStreamInformation up to StreamName (24 bytes)
 _NO_MORE_FILES = 0x80000006
+_NOT_SUPPORTED = 0xC00000BB
 LIST_BUFFER = 1024 * 1024  # per QUERY_DIRECTORY answer: ~5,000 entries, 16 credits
 
 
@@ -82,6 +82,11 @@ class Client(ChangesMixin):
         SeBackupPrivilege lets it read every object whatever its ACL (the portal still decides,
         from that ACL, what the person may see). Without the privilege the server ignores it."""
         return options | (wire.BACKUP_INTENT if self.options.backup_intent else 0)
+
+    def io_options(self) -> dict:
+        """How handles move data: bytes per READ/WRITE (SMB_IO_SIZE) and requests in flight (SMB_IO_DEPTH)."""
+        return {"io_size": getattr(settings, "SMB_IO_SIZE", IO_SIZE), "io_depth": getattr(settings, "SMB_IO_DEPTH",
+                                                                                           READ_AHEAD)}
 
     def _exchange(self, share: str) -> wire.Exchange:
         tree = self.pool.tree(self.server, share, self.credentials, self.options)
@@ -169,6 +174,29 @@ class Client(ChangesMixin):
                                                      wire.close()], "stat")
         return {at: self._or_none(r[0], path, "stat", lambda reply: reply.entry(name_of(path)))
                 for at, r in zip(ats, replies)}
+
+    def timeline_at_many(self, share: str, path: str, ats: Iterable[datetime | None]) -> dict:
+        """{at: (entry, descriptor)} of one object at many times (None: live), for a timeline. Per
+        time one related compound CREATE(TWrp) + QUERY_INFO(security) + CLOSE, every time in one
+        pipeline (as many in flight as the credits allow). The CREATE answer already carries what
+        FileBasicInformation and FileStandardInformation would (times, attributes, end of file), so
+        those are not asked again. Each part is None when the object does not exist then, or
+        UNREADABLE when the server refuses this identity the object or its descriptor."""
+        ats = list(dict.fromkeys(ats))
+        options = self.read_options()
+
+        def run(ex: wire.Exchange) -> dict:
+            compounds = [[wire.create(path, access=SD_ACCESS | wire.SYNCHRONIZE, at=at, options=options),
+                          wire.security_query(OWNER_GROUP_DACL), wire.close()] for at in ats]
+            found = {}
+            for at, (opened, sd, closed) in zip(ats, ex.stream(compounds)):
+                if opened.ok and not closed.ok:  # the chain stopped before the CLOSE
+                    ex.close_quietly(opened.file_id())
+                entry = self._or_none(opened, path, "stat", lambda reply: reply.entry(name_of(path)))
+                found[at] = (entry, _descriptor([opened, sd], path) if isinstance(entry, Entry) else entry)
+            return found
+
+        return self._run(share, run, path=path, action="read the timeline")
 
     def list_dir(self, share: str, path: str, at: datetime | None = None) -> list[Entry]:
         """The folder's entries (without . and ..), however many answers the server needs for them.
@@ -260,8 +288,11 @@ class Client(ChangesMixin):
 
         def run(ex: wire.Exchange) -> ReadHandle:
             (opened,) = ex.call(wire.create(path, access=access, at=at, options=self.read_options(wire.NON_DIRECTORY)))
+            if opened.status == _NOT_SUPPORTED and self.options.backup_intent:
+                # Samba 4.22 refuses backup intent on an alternate data stream: open it without.
+                (opened,) = ex.call(wire.create(path, access=access, at=at, options=wire.NON_DIRECTORY))
             opened.check(path, "open")
-            return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)), share, path)
+            return ReadHandle(ex, opened.file_id(), opened.entry(name_of(path)), share, path, **self.io_options())
 
         return self._run(share, run, path=path, action="open")
 
@@ -274,11 +305,8 @@ class Client(ChangesMixin):
                      backup=False)  # the identity's own rights, never a privilege's
 
     def sha256(self, share: str, path: str, at: datetime | None = None) -> str:
-        digest = hashlib.sha256()
-        with self.open_read(share, path, at) as handle:
-            for chunk in handle.iter_chunks(MAX_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest()
+        """The file's SHA-256, read by pipelined reads and hashed on another thread."""
+        return transfer.sha256_files([(self, share, path, at)])[0]
 
 
 LIST_ACCESS = wire.FILE_READ_DATA | wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE

@@ -66,6 +66,8 @@ _EXTRA_STATUS = {
     0xC000013B: "STATUS_LOCAL_DISCONNECT",
     0xC000013C: "STATUS_REMOTE_DISCONNECT",
     0xC0000008: "STATUS_INVALID_HANDLE",
+    0xC0000054: "STATUS_FILE_LOCK_CONFLICT",
+    0xC0000055: "STATUS_LOCK_NOT_GRANTED",
 }
 _NAMES = {v: k for k, v in vars(NtStatus).items() if k.startswith("STATUS_") and isinstance(v, int)}
 _NAMES.update(_EXTRA_STATUS)
@@ -99,6 +101,8 @@ for _cls, _msg, _names in (
     (ConnectionLost, "the file server timed out", ("STATUS_IO_TIMEOUT",)),
     (SmbError, "the file server is busy", ("STATUS_INSUFF_SERVER_RESOURCES", "STATUS_INSUFFICIENT_RESOURCES")),
     (SmbError, "in use by another program", ("STATUS_SHARING_VIOLATION",)),
+    (SmbError, "part of the file is locked by another program", ("STATUS_FILE_LOCK_CONFLICT",
+                                                                 "STATUS_LOCK_NOT_GRANTED")),
     (SmbError, "the folder is not empty", ("STATUS_DIRECTORY_NOT_EMPTY",)),
     (SmbError, "is a folder", ("STATUS_FILE_IS_A_DIRECTORY",)),
     (SmbError, "is not a folder", ("STATUS_NOT_A_DIRECTORY",)),

@@ -11,21 +11,25 @@ from datetime import datetime
 
 from smbprotocol.file_info import FileInformationClass, InfoType
 
-from restore.smb import errors, wire
+from restore.smb import errors, fastpath, wire
 from restore.smb.types import Entry, basic_information
 
-MAX_CHUNK = 4 * 1024 * 1024  # one read/write: 64 credits; larger ones outrun Samba's credit grants
-READ_AHEAD = 4  # reads in flight while streaming
+MAX_CHUNK = 4 * 1024 * 1024  # the chunk callers ask for by default (reads may be larger, see io_size)
+READ_AHEAD = 3  # reads (or writes) in flight while streaming: SMB_IO_DEPTH
+IO_SIZE = 8 * 1024 * 1024  # bytes per READ/WRITE at most: SMB_IO_SIZE, then the server's MaxRead/WriteSize
 
 
 class _Handle:
-    def __init__(self, exchange: wire.Exchange, file_id: bytes, entry: Entry, share: str, path: str):
+    def __init__(self, exchange: wire.Exchange, file_id: bytes, entry: Entry, share: str, path: str, *,
+                 io_size: int = IO_SIZE, io_depth: int = READ_AHEAD):
         self._exchange = exchange
         self.file_id = file_id
         self.entry = entry
         self.share = share
         self.path = path
         self.closed = False
+        self.io_size = io_size
+        self.io_depth = max(1, io_depth)
 
     def __enter__(self):
         return self
@@ -50,7 +54,11 @@ class _Handle:
             raise ValueError("I/O on a closed SMB handle")
 
     def _chunk(self, requested: int, negotiated: int) -> int:
-        return max(1, min(requested, MAX_CHUNK, negotiated))
+        """One request's size: what was asked, within SMB_IO_SIZE, the server's maximum and the
+        credits the connection has now (a server granting few credits gets smaller requests, never
+        a refusal): each of ``io_depth`` requests in flight gets its share of the window."""
+        share = self._exchange._available() // (self.io_depth + 1) * fastpath.UNIT
+        return max(1, min(requested, self.io_size, negotiated, max(fastpath.UNIT, share)))
 
     def _fail(self, exc: BaseException, action: str) -> errors.SmbError:
         return errors.translate(exc, self.path, action)
@@ -68,30 +76,41 @@ class ReadHandle(_Handle):
         self._check_open()
         if offset < 0 or length < 0:
             raise ValueError("offset and length must not be negative")
-        parts = []
-        for data in self._stream(offset, offset + length, MAX_CHUNK):
-            parts.append(data)
-        return b"".join(parts)
+        return b"".join(self._stream(offset, offset + length, self.io_size))
 
     def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
-        """The whole file in chunks of ``chunk_size`` (clamped to 4 MiB and the server's maximum).
+        """The whole file in chunks of at most ``chunk_size`` bytes (as bytes objects)."""
+        for view in self.iter_views(chunk_size):
+            yield bytes(view)
 
-        Several reads are in flight at once (read-ahead), so throughput is not one round trip per chunk."""
+    def iter_views(self, chunk_size: int = IO_SIZE) -> Iterator[memoryview | bytes]:
+        """The whole file in chunks, each a view of the buffer the answer arrived in (no copy; keep a
+        reference only as long as needed). ``io_depth`` reads are in flight at once (read-ahead), each
+        as large as ``chunk_size``, SMB_IO_SIZE, the server and the credits allow."""
         self._check_open()
         yield from self._stream(0, self.size, chunk_size)
 
-    def _stream(self, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
-        chunk = self._chunk(chunk_size, self._exchange.connection.max_read_size)
-        requests = ([wire.read(self.file_id, offset, min(chunk, end - offset))] for offset in range(start, end, chunk))
-        replies = self._exchange.stream(requests, window=READ_AHEAD)
+    def _stream(self, start: int, end: int, chunk_size: int) -> Iterator[memoryview | bytes]:
+        negotiated = self._exchange.connection.max_read_size
+        asked: list[int] = []  # the size of each read, in order
+
+        def requests():
+            offset = start
+            while offset < end:
+                length = min(self._chunk(chunk_size, negotiated), end - offset)
+                asked.append(length)
+                yield [wire.data_read(self.file_id, offset, length)]
+                offset += length
+
+        replies = self._exchange.stream(requests(), window=self.io_depth)
         try:
-            for (reply,) in replies:
+            for index, (reply,) in enumerate(replies):
                 if reply.status == 0xC0000011:  # STATUS_END_OF_FILE: the file shrank since it was opened
                     return
                 data = reply.check(self.path, "read").read()
-                if data:
+                if len(data):
                     yield data
-                if len(data) < chunk:  # a short read only happens at the end of the file
+                if len(data) < asked[index]:  # a short read only happens at the end of the file
                     return
         except errors.SmbError:
             raise
@@ -107,14 +126,11 @@ class WriteHandle(_Handle):
     def write(self, offset: int, data: bytes) -> int:
         """Write all of ``data`` at ``offset`` (split into chunks the server accepts); returns its length."""
         self._check_open()
-        view = memoryview(data)
-        chunk = self._chunk(len(view) or 1, self._exchange.connection.max_write_size)
-        requests = ([wire.write(self.file_id, offset + pos, bytes(view[pos:pos + chunk]))]
-                    for pos in range(0, len(view), chunk))
+        view = memoryview(data).cast("B")
         written = 0
         try:
-            for (reply,) in self._exchange.stream(requests, window=READ_AHEAD):
-                written += reply.check(self.path, "write").written()
+            for reply in self.write_stream(((offset, view),)):
+                written += reply
         except errors.SmbError:
             raise
         except Exception as exc:
@@ -122,6 +138,29 @@ class WriteHandle(_Handle):
         if written != len(view):
             raise errors.SmbError(f"short write ({written} of {len(view)} bytes)", path=self.path)
         return written
+
+    def write_stream(self, pieces) -> Iterator[int]:
+        """Write each (offset, buffer) of ``pieces`` (an iterable, pulled as the window allows), with
+        ``io_depth`` writes in flight; yields the bytes each WRITE wrote, in order. Buffers are sent
+        as they are (views of a READ answer are never copied)."""
+        self._check_open()
+        negotiated = self._exchange.connection.max_write_size
+
+        def requests():
+            for offset, buffer in pieces:
+                view = memoryview(buffer).cast("B")
+                pos = 0
+                while pos < len(view):
+                    chunk = self._chunk(len(view) - pos, negotiated)
+                    yield [wire.data_write(self.file_id, offset + pos, view[pos:pos + chunk])]
+                    pos += chunk
+
+        replies = self._exchange.stream(requests(), window=self.io_depth)
+        try:
+            for (reply,) in replies:
+                yield reply.check(self.path, "write").written()
+        finally:
+            replies.close()
 
     def set_times(self, *, created: datetime | None = None, last_access: datetime | None = None,
                   last_write: datetime | None = None, changed: datetime | None = None,

@@ -29,7 +29,7 @@ from smbprotocol.create_contexts import SMB2CreateContextRequest, SMB2CreateTime
 from smbprotocol.exceptions import SMBException, SMBResponseException
 from smbprotocol.file_info import InfoType
 from smbprotocol.header import Commands
-from smbprotocol.ioctl import IOCTLFlags, SMB2IOCTLRequest, SMB2IOCTLResponse
+from smbprotocol.ioctl import CtlCode, IOCTLFlags, SMB2IOCTLRequest, SMB2IOCTLResponse
 from smbprotocol.open import (
     CloseFlags,
     CreateDisposition,
@@ -49,8 +49,9 @@ from smbprotocol.open import (
     SMB2WriteRequest,
     SMB2WriteResponse,
 )
+from smbprotocol.structure import IntField
 
-from restore.smb import errors
+from restore.smb import errors, fastpath
 from restore.smb.types import Entry
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,15 @@ def security_query(additional: int, *, file_id: bytes = RELATED) -> SMB2QueryInf
     return query_info(InfoType.SMB2_0_INFO_SECURITY, 0, file_id=file_id, additional=additional)
 
 
+_KNOWN_CTL_CODES = {v for k, v in vars(CtlCode).items() if k.isupper()}
+
+
 def ioctl(ctl_code: int, *, file_id: bytes = RELATED, data: bytes = b"", max_output: int = 0) -> SMB2IOCTLRequest:
     req = SMB2IOCTLRequest()
+    if ctl_code not in _KNOWN_CTL_CODES:  # smbprotocol's enum lacks some (FSCTL_DUPLICATE_EXTENTS_TO_FILE)
+        field = IntField(size=4)
+        field.name, field.structure = "ctl_code", req
+        req.fields["ctl_code"] = field
     req["ctl_code"] = ctl_code
     req["file_id"] = file_id
     req["max_output_response"] = max_output
@@ -163,6 +171,34 @@ def read(file_id: bytes, offset: int, length: int) -> SMB2ReadRequest:
     req["file_id"] = file_id
     req["padding"] = 0x50
     return req
+
+
+@dataclass
+class Data:
+    """A READ (``payload`` None) or WRITE of file data, sent on the zero-copy path (``fastpath``) when
+    the session is not encrypted, else as smbprotocol's own request."""
+
+    file_id: bytes
+    offset: int
+    length: int
+    payload: object = None  # a WRITE's bytes: any buffer (memoryview of a READ answer), never copied
+
+    @property
+    def COMMAND(self) -> int:  # noqa: N802 (smbprotocol's name for a message's command)
+        return Commands.SMB2_READ if self.payload is None else Commands.SMB2_WRITE
+
+    def standard(self):
+        if self.payload is None:
+            return read(self.file_id, self.offset, self.length)
+        return write(self.file_id, self.offset, bytes(self.payload))
+
+
+def data_read(file_id: bytes, offset: int, length: int) -> Data:
+    return Data(file_id, offset, length)
+
+
+def data_write(file_id: bytes, offset: int, payload) -> Data:
+    return Data(file_id, offset, len(payload), payload)
 
 
 def write(file_id: bytes, offset: int, data: bytes) -> SMB2WriteRequest:
@@ -191,6 +227,8 @@ def name_of(path: str) -> str:
 def credit_charge(msg) -> int:
     """Credits a request costs: one per started 64 KiB of the larger of what it sends and may receive."""
     command = msg.COMMAND
+    if isinstance(msg, Data):
+        return fastpath.credits_for(msg.length)
     if command == Commands.SMB2_READ:
         size = msg["length"].get_value()
     elif command == Commands.SMB2_WRITE:
@@ -256,7 +294,10 @@ class Reply:
                Commands.SMB2_QUERY_DIRECTORY: SMB2QueryDirectoryResponse}[command]
         return _unpack(cls, self.data)["buffer"].get_value()
 
-    def read(self) -> bytes:
+    def read(self) -> bytes | memoryview:
+        """A READ answer's data: a view of the received packet when it came the zero-copy way."""
+        if isinstance(self.header, fastpath.FastAnswer):
+            return self.header.payload
         return _unpack(SMB2ReadResponse, self.data)["buffer"].get_value()
 
     def written(self) -> int:
@@ -330,6 +371,9 @@ class Exchange:
 
     def _send(self, messages: list) -> list:
         try:
+            if len(messages) == 1 and isinstance(messages[0], Data):
+                return [self._send_data(messages[0])]
+            messages = [m.standard() if isinstance(m, Data) else m for m in messages]
             return self.connection.send_compound(messages, self.tree.session.session_id,
                                                  self.tree.tree_connect_id, related=len(messages) > 1)
         except Exception as exc:
@@ -337,6 +381,18 @@ class Exchange:
                 # Nothing reached the server (a half-sent message is never executed): safe to resend.
                 exc.smb_not_sent = True
             raise
+
+    def _send_data(self, msg: Data):
+        session = self.tree.session
+        if not fastpath.usable(self.connection, session):
+            return self.connection.send_compound([msg.standard()], session.session_id, self.tree.tree_connect_id)[0]
+        fastpath.install(self.connection)
+        charge = fastpath.credits_for(msg.length)
+        if msg.payload is None:
+            return fastpath.send(self.connection, session, self.tree.tree_connect_id, Commands.SMB2_READ,
+                                 fastpath.read_body(msg.file_id, msg.offset, msg.length), charge=charge)
+        return fastpath.send(self.connection, session, self.tree.tree_connect_id, Commands.SMB2_WRITE,
+                             fastpath.write_body(msg.file_id, msg.offset, msg.length), msg.payload, charge=charge)
 
     def _collect(self, requests) -> list[Reply]:
         replies = []

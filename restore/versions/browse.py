@@ -222,10 +222,17 @@ def versions(token: Token, root: Root, path: str) -> Timeline:
     snaps = snapshots(root)
     known = {} if is_container(root) else catalog.history(where, snaps)  # covered snapshots; the server for the rest
     ask = [s.at for s in snaps if s.at not in known]
-    stats = {**known, **(client.stat_at_many(where.share, where.path, ask) if ask else {})}
+    if is_container(root):
+        found, live_fact = {at: (e, None) for at, e in (client.stat_at_many(where.share, where.path, ask)
+                                                          if ask else {}).items()}, None
+    else:  # one pipeline: each snapshot and the live file as one compound (open, descriptor, close)
+        found = client.timeline_at_many(where.share, where.path, ask + [None])
+        live_fact = found.pop(None)
+    stats = {**known, **{at: entry for at, (entry, _sd) in found.items()}}
     unreadable = sum(1 for s in snaps if isinstance(stats.get(s.at), smb.Unreadable))
     present = [s for s in snaps if stats.get(s.at) and not stats[s.at].is_dir]
     sds = {at: fact.sd for at, fact in known.items() if fact is not None and fact.sd is not None}
+    sds.update({at: sd for at, (_entry, sd) in found.items() if sd is not None})
     ask = [s.at for s in present if s.at not in sds]
     if ask:
         sds.update(client.security_descriptor_at_many(where.share, where.path, ask))
@@ -233,11 +240,8 @@ def versions(token: Token, root: Root, path: str) -> Timeline:
     hidden = unreadable + sum(1 for s in present if isinstance(sds.get(s.at), smb.Unreadable))
 
     rows = Timeline()
-    try:
-        live = require_visible(client, where, token, None, want_dir=False)
-    except (NotFound, ContainerUnreadable):  # a container in use now has no readable live copy
-        live = None
-        hidden += _live_unreadable(client, where)
+    live, refused = _live_version(client, where, token, live_fact)
+    hidden += refused
     if live is not None:
         rows.append(VersionView(None, (), True, live.size, live.last_write))
     for snap in readable:  # newest first
@@ -252,6 +256,23 @@ def versions(token: Token, root: Root, path: str) -> Timeline:
         raise NotFound("not found")
     rows.hidden = hidden
     return rows
+
+
+def _live_version(client, where: Unc, token: Token, fact) -> tuple[smb.Entry | None, int]:
+    """The live file when the person may read it, and 1 when it exists but the server refuses the
+    portal its permissions. ``fact`` is its (entry, descriptor) from the timeline's pipeline, or
+    None to ask the server now."""
+    if fact is None:
+        try:
+            return require_visible(client, where, token, None, want_dir=False), 0
+        except (NotFound, ContainerUnreadable):  # a container in use now has no readable live copy
+            return None, _live_unreadable(client, where)
+    entry, sd = fact
+    if not isinstance(entry, smb.Entry) or entry.is_dir or sd is None:
+        return None, int(isinstance(entry, smb.Unreadable))
+    if isinstance(sd, smb.Unreadable):
+        return None, 1
+    return (entry if may_read(sd, token, False) else None), 0
 
 
 def _live_unreadable(client, where: Unc) -> int:
