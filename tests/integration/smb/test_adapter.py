@@ -24,6 +24,7 @@ from restore import smb
 from restore.smb import client as client_module
 from restore.smb import pool as pool_module
 from restore.smb import wire
+from tests.support.samba import samba_version
 
 pytestmark = [pytest.mark.samba]
 
@@ -581,18 +582,23 @@ def snapshot_with_a_deleted_folder(svc, testenv, scratch) -> str:
 
 
 def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, testenv, scratch):
-    """Samba resolves the parent folders of a TWrp open in the live tree (it opens the parent with
-    no timewarp and only the last component in the snapshot). A folder deleted since can be listed
+    """Samba 4.17 resolves the parent folders of a TWrp open in the live tree (it opens the parent with
+    no timewarp and only the last component in the snapshot); 4.22 resolves them in the snapshot. A folder deleted since can be listed
     at a snapshot, but nothing inside it can be opened until its parents exist live again: a
     restore recreates them first, then copies from the snapshot."""
     when = at(snapshot_with_a_deleted_folder(svc, testenv, scratch))
     gone = f"{scratch}\\{PROBE}"
 
     assert [e.name for e in svc.list_dir("data", gone, at=when)] == ["deeper"]  # its parent exists live
-    with pytest.raises(smb.NotFound) as caught:
-        svc.stat("data", f"{gone}\\deeper\\kept.txt", at=when)
-    assert caught.value.status_name == "STATUS_OBJECT_PATH_NOT_FOUND"
-    assert svc.security_descriptors_many("data", [f"{gone}\\deeper"], at=when) == {f"{gone}\\deeper": None}
+    if samba_version() < (4, 22):
+        with pytest.raises(smb.NotFound) as caught:
+            svc.stat("data", f"{gone}\\deeper\\kept.txt", at=when)
+        assert caught.value.status_name == "STATUS_OBJECT_PATH_NOT_FOUND"
+        assert svc.security_descriptors_many("data", [f"{gone}\\deeper"], at=when) == {f"{gone}\\deeper": None}
+    else:  # Samba 4.22 resolves the whole path in the snapshot, as Windows does
+        assert svc.stat("data", f"{gone}\\deeper\\kept.txt", at=when).size == 21
+        assert svc.security_descriptors_many("data", [f"{gone}\\deeper"], at=when)[f"{gone}\\deeper"]
+
 
     assert svc.makedirs("data", f"{gone}\\deeper") == [gone, f"{gone}\\deeper"]
     assert svc.server_side_copy("data", f"{gone}\\deeper\\kept.txt", when, "data", f"{gone}\\deeper\\kept.txt") == 21
