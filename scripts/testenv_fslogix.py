@@ -283,8 +283,8 @@ class Estate:
         term = f"{local}\\Packages\\Microsoft.WindowsTerminal_8wekyb3d8bbwe\\LocalState"
         v.put(f"{term}\\settings.json", '{"defaultProfile": "pwsh"}\n', t)
         v.put(f"{term}\\state.json", '{"generatedProfiles": ["pwsh"]}\n', t)
-        v.put("Profile\\Documents\\Passwords.kdbx", os.urandom(3_000), t)
-        v.put("Profile\\Documents\\Passwords.keyx", "<KeyFile/>\n", t)
+        v.put("Profile\\Desktop\\Passwords.kdbx", os.urandom(3_000), t)
+        v.put("Profile\\Desktop\\Passwords.keyx", "<KeyFile/>\n", t)
         jb = f"{roaming}\\JetBrains\\PyCharm2024.3"
         v.put(f"{jb}\\options\\editor.xml", "<application/>\n", t)
         v.put(f"{jb}\\keymaps\\Mine.xml", "<keymap/>\n", t)

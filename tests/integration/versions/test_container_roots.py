@@ -162,24 +162,25 @@ ACROBAT = f"{ROAMING}/Adobe/Acrobat/DC"
 FIREFOX = f"{ROAMING}/Mozilla/Firefox/Profiles/k3x9.default-release"
 
 
-@pytest.mark.parametrize("root, chosen, application, expected", [
-    ("profile-container", f"{THUNDERBIRD}/prefs.js", "Mozilla Thunderbird",
+CONTAINER_CASES = [  # (root, chosen file, rule, what it must pull); tests/integration/related/test_bundles.py counts them
+    ("profile-container", f"{THUNDERBIRD}/prefs.js", "thunderbird-profile",
      {f"{THUNDERBIRD}/{n}" for n in ("abook.sqlite", "logins.json", "key4.db", "cert9.db")}),
-    ("profile-container", f"{TEAMS}/app_settings.json", "Microsoft Teams (new)", {f"{TEAMS}/Backgrounds/Uploads"}),
-    ("profile-container", f"{TERMINAL}/settings.json", "Windows Terminal", {f"{TERMINAL}/state.json"}),
-    ("profile-container", "Documents/Passwords.kdbx", "KeePass / KeePassXC", {"Documents/Passwords.keyx"}),
-    ("profile-container", f"{JETBRAINS}/options/editor.xml", "JetBrains IDEs",
+    ("profile-container", f"{TEAMS}/app_settings.json", "teams-settings", {f"{TEAMS}/Backgrounds/Uploads"}),
+    ("profile-container", f"{TERMINAL}/settings.json", "windows-terminal", {f"{TERMINAL}/state.json"}),
+    ("profile-container", "Desktop/Passwords.kdbx", "keepass-database", {"Desktop/Passwords.keyx"}),
+    ("profile-container", f"{JETBRAINS}/options/editor.xml", "jetbrains-settings",
      {f"{JETBRAINS}/keymaps", f"{JETBRAINS}/codestyles"}),
-    ("profile-container", f"{ACROBAT}/Security/addressbook.acrodata", "Adobe Acrobat", {f"{ACROBAT}/Stamps"}),
-    ("office-container", "OneNote/16.0/cache/00000001.bin", "Microsoft OneNote", {"OneNote/16.0/cache/00000002.bin"}),
-    ("profile-container", f"{FIREFOX}/places.sqlite", "Mozilla Firefox",  # a roaming-profile rule, inside a container
-     {f"{FIREFOX}/prefs.js", f"{FIREFOX}/places.sqlite-wal"}),
-])
-def test_application_rules_pull_related_files_from_inside_the_container(alice, root, chosen, application, expected):
+    ("profile-container", f"{ACROBAT}/Security/addressbook.acrodata", "acrobat-settings", {f"{ACROBAT}/Stamps"}),
+    ("office-container", "OneNote/16.0/cache/00000001.bin", "onenote-cache", {"OneNote/16.0/cache/00000002.bin"}),
+    ("profile-container", f"{FIREFOX}/places.sqlite", "firefox-profile", {f"{FIREFOX}/prefs.js"}),  # a roaming rule
+    ("profile-container", f"{FIREFOX}/places.sqlite", "sqlite-journal", {f"{FIREFOX}/places.sqlite-wal"}),
+]
+
+
+@pytest.mark.parametrize("root, chosen, rule, expected", CONTAINER_CASES, ids=[c[2] for c in CONTAINER_CASES])
+def test_application_rules_pull_related_files_from_inside_the_container(alice, root, chosen, rule, expected):
     t1 = snapshots(alice, root)[0]
     answer = api(alice, root, "related", path=chosen, at=t1)
     assert answer.status_code == 200, answer.content
-    related = answer.json()["related"]
-    found = {r["path"] for r in related if r["included"]}
-    assert expected <= found, (found, expected)
-    assert application in {r["application"] for r in related}
+    pulled = {r["path"] for r in answer.json()["related"] if r["included"] and r["rule"] == rule}
+    assert pulled == expected
