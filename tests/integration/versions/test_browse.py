@@ -38,7 +38,7 @@ def api(client, root, what, **params):
 
 def test_roots_are_the_persons_profile_and_data_folders(alice):
     roots = {r["kind"]: r for r in alice.get("/api/v1/roots").json()}
-    assert set(roots) == {"profile", "data"}
+    assert set(roots) == {"profile", "data", "profile-container", "office-container"}
     assert roots["data"]["unc"] == "\\\\127.0.0.1\\data\\alice"
 
 
