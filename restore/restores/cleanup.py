@@ -38,8 +38,10 @@ def tidy_item(item: RestoreItem, roots: dict, *, failed: bool) -> bool:
     """Delete the item's temporary and, when ``failed``, put a kept current copy back. True when done
     (``temp_path`` cleared), False when the server could not be asked (try again later)."""
     root = roots.get(item.target_root)
-    if not item.temp_path or root is None:
+    if not item.temp_path:
         return _tidied(item)
+    if root is None:  # the person's folder is not among their roots now: nowhere to look, so try again later
+        return False
     where = roots_.location(root, "")
     client = smb.client_for(where.server)
     share_path = lambda rel: roots_.location(root, rel).path  # noqa: E731
