@@ -60,7 +60,13 @@ from restore.catalog import (
 from restore.catalog import rows as rows_
 from restore.catalog import walk as walk_
 from restore.models import catalog
-from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogVersion, SnapshotState  # noqa: E402
+from restore.models.catalog import (  # noqa: E402
+    CatalogEntry,
+    CatalogSecurityDescriptor,
+    CatalogSnapshot,
+    CatalogVersion,
+    SnapshotState,
+)
 from restore.versions import roots
 from restore.versions.paths import Unc  # noqa: E402
 
@@ -266,6 +272,7 @@ def main() -> None:
     objects = [s.objects_seen for s in built]
     versions = CatalogVersion.objects.filter(entry__source=source).count()
     entries = CatalogEntry.objects.filter(source=source).count()
+    size, descriptors = catalog_size(), CatalogSecurityDescriptor.objects.count()
     rows = []
 
     def one_more(mode: str, label: str):
@@ -318,6 +325,7 @@ def main() -> None:
         one_more(catalog.ACL_EVERY, "+1 snapshot, every-snapshot (switch)")
         one_more(catalog.ACL_EVERY, "+1 snapshot, every-snapshot")
 
+    size_after = catalog_size()
     print()
     print(f"scale: {args.files} files generated, {len(built)} snapshots built (+1 to 3 during the run), "
           f"change rate {args.change_rate}; "
@@ -325,6 +333,10 @@ def main() -> None:
           f"folders per snapshot")
     print(f"catalog: {entries} paths, {versions} version rows for {sum(objects)} (object, snapshot) pairs "
           f"({sum(objects) / max(1, versions):.0f}x fewer rows) after the build; database {connection.vendor}")
+    if size is not None:
+        print(f"catalog size: {size / 2**20:.1f} MiB with indexes ({size_after / 2**20:.1f} MiB at the end of the "
+              f"run), {size / 2**20 / (sum(objects) / 1e6):.1f} MiB per million (object, snapshot) pairs; "
+              f"{descriptors} distinct security descriptors")
     print(f"{'':38} {'catalog':>10}   {'brute force (peer)':<28} {'':>10} {'peer/ours':>9}")
     for label, ours, peer_label, peer, note in rows:
         print(f"{label:38} {ours:>9.1f}s   {peer_label:<28} {peer:>9.1f}s {peer / ours:>8.1f}x  {note}")
@@ -338,6 +350,19 @@ def main() -> None:
           f"total {time.perf_counter() - t0:.0f} s)")
     if not args.keep:
         bulk("remove")
+
+
+def catalog_size() -> int | None:
+    """Bytes the catalog's tables and their indexes take (PostgreSQL; the benchmark's database holds one
+    source), after a VACUUM so that dead rows are not counted."""
+    if connection.vendor != "postgresql":
+        return None
+    tables = [m._meta.db_table for m in (CatalogEntry, CatalogVersion, CatalogSecurityDescriptor)]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM {table}")
+        cursor.execute("SELECT sum(pg_total_relation_size(c::regclass)) FROM unnest(%s::text[]) AS c", [tables])
+        return int(cursor.fetchone()[0])
 
 
 if __name__ == "__main__":

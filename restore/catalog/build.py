@@ -32,13 +32,21 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from restore import smb
-from restore.catalog.walk import BuildBudget, BuildInterrupted, SnapshotBuild, SnapshotGone, previous_index
+from restore.catalog.walk import (
+    BuildBudget,
+    BuildInterrupted,
+    SnapshotBuild,
+    SnapshotGone,
+    no_wal_wait,
+    previous_index,
+)
 from restore.models.catalog import (
     CatalogEntry,
+    CatalogSecurityDescriptor,
     CatalogSnapshot,
     CatalogSource,
     CatalogVersion,
@@ -81,6 +89,7 @@ def reset(source: CatalogSource) -> None:
         CatalogVersion.objects.filter(entry__source=source).delete()
         CatalogEntry.objects.filter(source=source).delete()
         CatalogSnapshot.objects.filter(source=source).delete()
+        prune_descriptors()
 
 
 def sync_snapshots(source: CatalogSource, client: smb.Client) -> None:
@@ -164,6 +173,19 @@ def prune(source: CatalogSource) -> int:
     deleted, _ = CatalogVersion.objects.filter(entry__source=source).filter(dead).delete()
     if deleted:
         CatalogEntry.objects.filter(source=source, versions__isnull=True).exclude(parent__isnull=True).delete()
+        prune_descriptors(holding=source.id)
+    return deleted
+
+
+def prune_descriptors(holding: int | None = None) -> int:
+    """Security descriptors no version row refers to any more (of any source: they are shared). Left
+    for a later run while another source is being built: its builder may have stored one it has not
+    referenced yet (a build that still trips on one fails its folder's transaction and resumes)."""
+    if CatalogSource.objects.filter(lease_until__gt=timezone.now()).exclude(id=holding).exists():
+        return 0
+    unused = CatalogSecurityDescriptor.objects.exclude(
+        Exists(CatalogVersion.objects.filter(sd_id=OuterRef("pk"))))
+    deleted, _ = unused.delete()
     return deleted
 
 
@@ -186,6 +208,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
     mode = settings.CATALOG_ACL_CHECK
     budget = BuildBudget(deadline, stop_after_folders)
     try:
+        no_wal_wait(True)
         CatalogSource.objects.filter(id=source_id).update(last_run_at=timezone.now(), requested_at=None)
         sync_snapshots(source, client)
         unanalysed = 0
@@ -217,6 +240,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
         outcome.error = str(exc)
         log.warning("catalog %s: %s", source, exc)
     finally:
+        no_wal_wait(False)
         if outcome.error:
             CatalogSource.objects.filter(id=source_id).update(last_error=outcome.error[:2000])
         _release(source_id, owner)

@@ -192,9 +192,16 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
         wanted = Upper(Value(query.text))
         entries = entries.filter(uname__contains=wanted).order_by(
             Case(When(uname=wanted, then=Value(0)), default=Value(1)), "-id")
-    candidates = list(entries.values_list("id", "path", "name", "is_dir")[:MAX_CANDIDATES + 1])
-    truncated = len(candidates) > MAX_CANDIDATES
-    candidates = candidates[:MAX_CANDIDATES]
+    # One query: the matches (at most MAX_CANDIDATES + 1, best ranked first) with their version rows.
+    rows: dict[int, list[tuple]] = {}
+    names: dict[int, tuple] = {}
+    for entry_id, path, name, is_dir, *row in CatalogVersion.objects.filter(
+            entry_id__in=entries.values("id")[:MAX_CANDIDATES + 1]).values_list(
+            "entry_id", "entry__path", "entry__name", "entry__is_dir", "id", "first_idx", "last_idx", "sd_id"):
+        names[entry_id] = (entry_id, path, name, is_dir)
+        rows.setdefault(entry_id, []).append(tuple(row))
+    truncated = len(names) > MAX_CANDIDATES
+    candidates = list(names.values())
     if not candidates:
         return coverage, [], truncated, 0
 
@@ -204,17 +211,25 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
         parent = path.rpartition("\\")[0]
         if parent.lower() not in chains:
             chains[parent.lower()] = [path_key(p) for p in ancestors(where.path, path)]
-    folders = dict(CatalogEntry.objects.filter(source=source, is_dir=True, path_key__in={
-        k for chain in chains.values() for k in chain}).values_list("path_key", "id"))
-    rows = _rows([e for e, *_ in candidates] + list(folders.values()))
+    folders: dict[str, int] = {}
+    for key, entry_id, *row in CatalogVersion.objects.filter(
+            entry__source=source, entry__is_dir=True,
+            entry__path_key__in={k for chain in chains.values() for k in chain}).values_list(
+            "entry__path_key", "entry_id", "id", "first_idx", "last_idx", "sd_id"):
+        folders[key] = entry_id
+        rows.setdefault(entry_id, []).append(tuple(row))
     allowed = _allowed(token, rows)
+
+    spans: dict[tuple[int, int | None], int] = {}
 
     def visible(entry_id: int, is_dir: bool) -> tuple[int, int, list[tuple[int, int]]]:
         """(snapshots where it exists and its own SD allows, where its SD is not known, those rows)."""
         seen = unknown = 0
         mine = []
         for version_id, first, last, sd in rows.get(entry_id, ()):
-            bits = _bits(first, last, indices)
+            bits = spans.get((first, last))
+            if bits is None:
+                bits = spans[(first, last)] = _bits(first, last, indices)
             if sd is None:
                 unknown |= bits
             elif allowed(sd, is_dir):
@@ -250,16 +265,6 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
         key = (0 if name.upper() == exact_name else 1, -newest.at.timestamp(), root.id, relative.lower(), is_dir)
         matches.append(_Match(key, root, relative, name, is_dir, seen, mine, snapshots))
     return coverage, matches, truncated, hidden
-
-
-def _rows(entry_ids: list[int]) -> dict[int, list[tuple]]:
-    """{entry id: [(version id, first_idx, last_idx, sd id)]}: what the access check needs, nothing more."""
-    rows: dict[int, list[tuple]] = {}
-    for i in range(0, len(entry_ids), 5000):
-        for entry_id, *row in CatalogVersion.objects.filter(entry_id__in=entry_ids[i:i + 5000]).values_list(
-                "entry_id", "id", "first_idx", "last_idx", "sd_id"):
-            rows.setdefault(entry_id, []).append(tuple(row))
-    return rows
 
 
 def _allowed(token: Token, rows: dict[int, list[tuple]]):

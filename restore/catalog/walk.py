@@ -103,7 +103,9 @@ class SnapshotBuild:
         self.exact = self.mode == ACL_EVERY
         self.sd_ids: dict[str, int] = {}
         self.pending: list[int] = []  # unchanged folders, not yet marked
-        self.counts = {"folders_done": 0, "objects_seen": 0, "sd_reads": 0, "unreadable_sds": 0, "unlisted_folders": 0}
+        self.new_folders: set[int] = set()  # folder entries created by this build: no children, no rows yet
+        self.counts = {"folders_done": 0, "objects_seen": 0, "rows_written": 0, "sd_reads": 0, "unreadable_sds": 0,
+                       "unlisted_folders": 0}
         self.last_flush = time.monotonic()
         self.exists_checked = 0.0
 
@@ -210,13 +212,14 @@ class SnapshotBuild:
                 folder.listed_idx = self.n
                 self.counts["folders_done"] += 1
                 return subfolders
-        rows = self._open_rows(parent_id=folder.id)
+        fresh = folder.id in self.new_folders  # nothing below it is catalogued: no look-ups
+        rows = [] if fresh else self._open_rows(parent_id=folder.id)
         diff = diff_folder(children, rows, compare_sd=self.exact)
         if not self.exact and diff.needs_sd():
             wanted = [paths[c.key] for c in diff.needs_sd()]
             sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
             diff = fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
-        ids = self._apply(folder, diff, paths, folder=folder, digest=digest)
+        ids = self._apply(folder, diff, paths, folder=folder, digest=digest, fresh=fresh)
         subfolders = []
         for c in children:
             if c.is_dir:
@@ -305,13 +308,13 @@ class SnapshotBuild:
                     "sd__sha256")]
 
     def _apply(self, parent: _Folder | None, diff: FolderDiff, paths: dict, *, folder: _Folder | None,
-               digest: str | None) -> dict:
-        """Write one folder's differences and its checkpoint in one transaction; {child key: entry id}."""
+               digest: str | None, fresh: bool = False) -> dict:
+        """Write one folder's differences and its checkpoint in one transaction; {child key: entry id}.
+        The snapshot's counters are saved with the next checkpoint (they are progress, not state)."""
         ids: dict = {}
         with transaction.atomic():
-            _no_wal_wait()
             self._flush(inside=True)
-            ids.update(self._entries(parent, diff.added, paths))
+            ids.update(self._entries(parent, diff.added, paths, fresh))
             for row, child in diff.changed + diff.renamed:
                 ids[child.key] = row.entry_id
             closing = [r.version_id for r in diff.removed] + [r.version_id for r, _ in diff.changed]
@@ -331,20 +334,20 @@ class SnapshotBuild:
             if folder is not None:
                 CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest=digest)
                 folder.listed_idx, folder.digest = self.n, digest
-                CatalogSnapshot.objects.filter(id=self.snap.id).update(folders_done=F("folders_done") + 1,
-                                                                       rows_written=F("rows_written") + written)
-            else:
-                CatalogSnapshot.objects.filter(id=self.snap.id).update(rows_written=F("rows_written") + written)
+                self.counts["folders_done"] += 1
+            self.counts["rows_written"] += written
         return ids
 
-    def _entries(self, parent: _Folder | None, added: list[Child], paths: dict) -> dict:
-        """Entry ids for new children: existing entries (a path back after a deletion) or new ones."""
+    def _entries(self, parent: _Folder | None, added: list[Child], paths: dict, fresh: bool = False) -> dict:
+        """Entry ids for new children: existing entries (a path back after a deletion) or new ones
+        (only new ones below a folder new to the catalog: ``fresh``)."""
         if not added:
             return {}
         keys = {(path_key(paths[c.key]), c.is_dir): c for c in added}
         ids = {}
-        for entry_id, key, is_dir, name in CatalogEntry.objects.filter(
-                source=self.source, path_key__in=[k for k, _ in keys]).values_list("id", "path_key", "is_dir", "name"):
+        existing = [] if fresh else CatalogEntry.objects.filter(
+            source=self.source, path_key__in=[k for k, _ in keys]).values_list("id", "path_key", "is_dir", "name")
+        for entry_id, key, is_dir, name in existing:
             child = keys.pop((key, is_dir), None)
             if child is not None:
                 ids[child.key] = entry_id
@@ -357,6 +360,8 @@ class SnapshotBuild:
         ])
         for entry, child in zip(created, keys.values()):
             ids[child.key] = entry.id
+            if child.is_dir:
+                self.new_folders.add(entry.id)
         return ids
 
     def _close_below(self, folder_ids: list[int]) -> None:
@@ -395,7 +400,6 @@ class SnapshotBuild:
         if not self.pending and not counts:
             return
         with transaction.atomic():
-            _no_wal_wait()
             for i in range(0, len(self.pending), 500):
                 CatalogEntry.objects.filter(id__in=self.pending[i:i + 500]).update(listed_idx=self.n)
             if counts:
@@ -407,11 +411,12 @@ class SnapshotBuild:
             _renew(self.source.id, self.owner)
 
 
-def _no_wal_wait() -> None:
-    """In a builder's transaction: PostgreSQL commits it without waiting for its WAL to reach the disk
-    (~2.5 ms per commit here, one commit per changed folder). A crash of the database server can lose
-    the last moments of catalogue work, never half of a folder: its rows and its checkpoint are one
-    transaction, so the next build lists those folders again."""
+def no_wal_wait(on: bool) -> None:
+    """For a build (the session's setting, set once and reset after): PostgreSQL commits the builder's
+    transactions without waiting for their WAL to reach the disk (~2.5 ms per commit here, one commit per
+    changed folder). A crash of the database server can lose the last moments of catalogue work, never
+    half of a folder: its rows and its checkpoint are one transaction, so the next build lists those
+    folders again."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SET synchronous_commit TO OFF" if on else "RESET synchronous_commit")
