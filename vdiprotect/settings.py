@@ -293,6 +293,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 # API
 API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=True)
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")  # per person, e.g. 600/min
+RESTORE_START_RATE = env.str("RESTORE_START_RATE", default="30/min")  # restores started per person (POST /api/v1/restores)
 REST_FRAMEWORK = {
     # Basic first, so that a refused API call answers 401 with WWW-Authenticate (DRF takes the
     # challenge from the first class); with API_BASIC_AUTH off it steps aside and 403 remains.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -119,7 +120,9 @@ def item_json(i, hashes: bool) -> dict:
 
 class RestoreStartThrottle(UserRateThrottle):
     scope = "restore"
-    rate = "30/min"
+
+    def get_rate(self):  # read per request, like ApiRateThrottle
+        return settings.RESTORE_START_RATE
 
 
 class RestoresView(FileView):
