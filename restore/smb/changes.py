@@ -191,25 +191,40 @@ def _refuse_links(ex: wire.Exchange, path: str, action: str) -> None:
     """ReparsePoint when a folder on the way to ``path`` (below the share root) is a link.
 
     One pipelined round trip: each folder is opened itself (FILE_OPEN_REPARSE_POINT) for its
-    attributes, its FileId and the FileId of its "..". A folder reported as a reparse point is a
+    attributes, and opened as a folder for its FileId and the FileId of its "..". A folder reported as a reparse point is a
     link; so is one whose ".." is not the folder above it (Samba follows a symbolic link inside the
-    share silently, but ".." is the parent of where it leads). A folder that does not exist ends the
+    share silently on 4.17, but ".." is the parent of where it leads; 4.22 reports the link opened as
+    itself as a reparse point). A folder that does not exist ends the
     check (it is created later, and checked then); one the server will not list is judged by its
     attributes alone."""
     parts = [p for p in path.split("\\") if p][:-1]
     if not parts:
         return
     folders = [""] + ["\\".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
-    compounds = [[wire.create(folder, access=wire.FILE_READ_ATTRIBUTES | wire.FILE_READ_DATA | wire.SYNCHRONIZE,
-                              options=wire.DIRECTORY | OPEN_REPARSE_POINT),
-                  wire.query_info(InfoType.SMB2_0_INFO_FILE, FILE_INTERNAL_INFORMATION, max_output=8),
-                  wire.query_directory(FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION, pattern="..",
-                                       restart=True, max_output=1024),
-                  wire.close()] for folder in folders]
+    # Two compounds per folder, one round trip for all: the folder opened as itself for its attributes
+    # only (Samba 4.22 reports a symbolic link so opened as a reparse point, but answers "not found"
+    # when the open also asks to read data), then opened to list its ".." (Samba 4.17 never says a
+    # followed link is one; its ".." gives it away).
+    compounds = []
+    for folder in folders:
+        compounds.append([wire.create(folder, access=wire.FILE_READ_ATTRIBUTES | wire.SYNCHRONIZE,
+                                      options=OPEN_REPARSE_POINT), wire.close()])
+        compounds.append([wire.create(folder, access=wire.FILE_READ_ATTRIBUTES | wire.FILE_READ_DATA
+                                      | wire.SYNCHRONIZE, options=wire.DIRECTORY | OPEN_REPARSE_POINT),
+                          wire.query_info(InfoType.SMB2_0_INFO_FILE, FILE_INTERNAL_INFORMATION, max_output=8),
+                          wire.query_directory(FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION, pattern="..",
+                                               restart=True, max_output=1024),
+                          wire.close()])
+    replies = ex.pipeline(compounds)
     above = None  # the FileId of the folder above
-    for folder, (opened, internal, dotdot, closed) in zip(folders, ex.pipeline(compounds)):
-        if not closed.ok and opened.ok:
-            ex.close_quietly(opened.file_id())
+    for n, folder in enumerate(folders):
+        (itself, itself_closed), (opened, internal, dotdot, closed) = replies[2 * n], replies[2 * n + 1]
+        for open_reply, close_reply in ((itself, itself_closed), (opened, closed)):
+            if not close_reply.ok and open_reply.ok:
+                ex.close_quietly(open_reply.file_id())
+        if itself.ok and folder and itself.entry("").attributes & wire.FILE_ATTRIBUTE_REPARSE_POINT:
+            raise errors.ReparsePoint(f"{action}: the folder '{folder}' on the way is a link (reparse point); "
+                                      "restores never write through links", path=path)
         if not opened.ok:
             err = errors.from_status(opened.status, folder, action)
             if isinstance(err, (errors.NotFound, errors.AccessDenied)) or err.status_name == "STATUS_NOT_A_DIRECTORY":

@@ -5,7 +5,9 @@ no), found against the test domain: a link leading out of the share is neither l
 (not found); a link inside the share is followed silently: listed and opened as the folder it
 leads to, without FILE_ATTRIBUTE_REPARSE_POINT, and FILE_OPEN_REPARSE_POINT changes nothing. So the
 adapter also compares each folder's ".." with the folder above it: through the link, ".." is the
-parent of where it leads. (Windows reports junctions and symbolic links as reparse points.)
+parent of where it leads. Samba 4.22 lists the link the same way but, opened as itself
+(FILE_OPEN_REPARSE_POINT), reports it as a reparse point, as Windows does for junctions and
+symbolic links; the adapter checks both ways.
 """
 
 from __future__ import annotations
