@@ -30,6 +30,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 90_000  # bounds how long a broken build waits (two shared cores); nothing measures speed
 BLOCKING_IMPACTS = ("serious", "critical")
+# The three screens every journey runs on: a phone (touch), a tablet (touch) and a laptop.
+SIZES = {
+    "phone": {"viewport": {"width": 360, "height": 640}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2},
+    "tablet": {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mobile": True},
+    "laptop": {"viewport": {"width": 1366, "height": 768}},
+}
+TOUCH_TARGET = 44  # CSS pixels (WCAG 2.5.5): buttons, form fields and navigation on a touch screen
+# What a finger presses; links inside a sentence are exempt (WCAG 2.5.5 "inline").
+CONTROLS = "button, select, input:not([type=hidden]), a.button, header nav a, nav.steps a, td.actions a, summary"
+TOO_SMALL = """(args) => [...document.querySelectorAll(args.controls)].filter(e => {
+  const r = e.getBoundingClientRect(), style = getComputedStyle(e);
+  if (!r.width || !r.height || style.visibility === "hidden") return false;
+  const input = e.matches("input[type=radio], input[type=checkbox]");
+  const box = input ? e.closest("label").getBoundingClientRect() : r;  // the label is what is pressed
+  return box.height < args.min - 0.5;
+}).map(e => e.outerHTML.slice(0, 80))"""
 
 
 @pytest.hookimpl(wrapper=True)
@@ -64,6 +80,7 @@ class Screens:
     """Saves each page seen as NN-<what>.png (NN from ``first``, in the order seen) and runs axe on it."""
 
     first: int
+    size: str = "laptop"  # one of SIZES: the files are named <size>-NN-<what>.png
     shots: list[Path] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
@@ -72,9 +89,15 @@ class Screens:
 
     def saw(self, page: Page, what: str) -> Path:
         page.wait_for_load_state("load")
-        path = SCREENSHOTS / f"{self.first + len(self.shots):02d}-{what}.png"
+        path = SCREENSHOTS / f"{self.size}-{self.first + len(self.shots):02d}-{what}.png"
         page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)
+        if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+            self.violations.append(f"{path.name} {page.url}: wider than the {self.size}'s screen (scrolls sideways)")
+        if SIZES[self.size].get("has_touch"):
+            small = page.evaluate(TOO_SMALL, {"controls": CONTROLS, "min": TOUCH_TARGET})
+            if small:
+                self.violations.append(f"{path.name} {page.url}: controls under {TOUCH_TARGET} px: {small[:5]}")
         result = Axe().run(page)
         for rule in result.response["violations"]:
             if rule["impact"] in BLOCKING_IMPACTS:
@@ -90,31 +113,33 @@ class Screens:
 
     def assert_accessible(self) -> None:
         if self.violations:
-            pytest.fail("axe-core found serious or critical problems:\n" + "\n".join(self.violations), pytrace=False)
+            pytest.fail("axe-core (serious or critical), sideways scrolling or small touch targets:\n"
+                        + "\n".join(self.violations), pytrace=False)
 
 
 @pytest.fixture
 def portal(browser, live_server, testenv, request):
-    """portal('alice', screens[, timezone_id]) -> a page in a browser context of alice's own (in that
-    time zone), signed in through /signin/
+    """portal('alice', screens[, timezone_id, locale]) -> a page in a browser context of alice's own (in
+    that time zone and language, on the screen of ``screens.size``), signed in through /signin/
     (the sign-in page and the page after it are screens' first two shots).
     When the test fails, the page each person was on is saved as failed-<test>-<person>.png."""
     contexts = {}
 
-    def _open(username: str, screens: Screens, timezone_id: str = "UTC") -> Page:
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True,
-                                      viewport={"width": 1280, "height": 900}, locale="en-GB",
-                                      timezone_id=timezone_id)
+    def _open(username: str, screens: Screens, timezone_id: str = "UTC", locale: str = "en-GB",
+              sign_in: tuple[str, ...] = ("Sign in", "User name", "Password", "Sign out")) -> Page:
+        heading, user_label, password_label, sign_out = sign_in
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, locale=locale,
+                                      timezone_id=timezone_id, **SIZES[screens.size])
         context.set_default_timeout(TIMEOUT_MS)
         contexts[username] = context
         page = context.new_page()
         page.goto("/signin/")
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
         screens.saw(page, f"sign-in-{username}")
-        page.get_by_label("User name").fill(username)
-        page.get_by_label("Password").fill(testenv.password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        page.get_by_label(user_label).fill(username)
+        page.get_by_label(password_label).fill(testenv.password)
+        page.get_by_role("button", name=heading).click()
+        expect(page.get_by_role("button", name=sign_out)).to_be_visible()
         screens.saw(page, f"{username}-home")
         return page
 
