@@ -73,7 +73,7 @@ TEMPLATES = (
     _("%(n)s item(s) failed"),
     _("the person this restore belongs to is gone"),
     _("cancelled"),
-    _("%(who)s already has %(n)s restores queued or running; wait for one to finish."),
+    _("%(who)s already has %(n)s restores queued or running; wait for one to finish or cancel one"),
     # sign-in (restore/accounts/backends.py)
     _("Wrong user name or password, or the account cannot sign in."),
     _("Enter your password."),
@@ -106,6 +106,7 @@ TEMPLATES = (
     # the portal's own answers
     _("Not found."),
     _("The file server did not answer; try again shortly."),
+    _("The file server did not answer: %(error)s"),
 )
 
 
