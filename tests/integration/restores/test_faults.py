@@ -10,37 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from restore.models import JobState, Phase, RestoreJob
+from tests.support.broker import free_port, wait_for
 from tests.support.scratch import SHARE, ScratchArea, give_root
 from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.samba]
 BIG = 512 * 1024 * 1024
 CHUNK = 4 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, what: str, deadline: float = 180.0, every: float = 0.05):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 class Redis:
