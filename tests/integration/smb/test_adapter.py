@@ -599,7 +599,6 @@ def test_samba_reaches_snapshot_objects_only_below_folders_that_exist_live(svc, 
         assert svc.stat("data", f"{gone}\\deeper\\kept.txt", at=when).size == 21
         assert svc.security_descriptors_many("data", [f"{gone}\\deeper"], at=when)[f"{gone}\\deeper"]
 
-
     assert svc.makedirs("data", f"{gone}\\deeper") == [gone, f"{gone}\\deeper"]
     assert svc.server_side_copy("data", f"{gone}\\deeper\\kept.txt", when, "data", f"{gone}\\deeper\\kept.txt") == 21
     assert disk(testenv, f"{gone}\\deeper\\kept.txt").read_bytes() == b"kept in the snapshot\n"
