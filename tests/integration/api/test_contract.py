@@ -28,7 +28,6 @@ from django.db import close_old_connections, transaction
 from django.test import Client
 from openapi_spec_validator import validate
 
-from restore.api.restores import RestoreStartThrottle
 from restore.models import Identity, RestoreJob
 from tests.conftest import basic_auth
 
@@ -135,11 +134,11 @@ def _node_id_for_schemathesis(request):
 
 
 @pytest.fixture
-def api_schema(alices_things, wsgi_app, settings, monkeypatch):  # Django's test client (alices_things) reconnects
+def api_schema(alices_things, wsgi_app, settings):  # Django's test client (alices_things) reconnects
     # close_old_connections after each of its requests: wsgi_app must come after it
     # The run makes hundreds of calls a minute as one person: the throttles would answer 429.
     settings.API_THROTTLE_RATE = "1000000/min"
-    monkeypatch.setattr(RestoreStartThrottle, "rate", "1000000/min")
+    settings.RESTORE_START_RATE = "1000000/min"
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "a restore started by the run would run in this process"
     return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app, config=run_config(alices_things))
 

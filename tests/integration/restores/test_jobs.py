@@ -290,7 +290,7 @@ def test_the_job_reports_state_progress_items_and_hashes_and_mails_the_owner(
     assert [i["verified"] for i in body["items"]] == [True, True]
     assert body["items"][1]["sha256_target"] == sha(bytes(range(256)) * 1024)
     (message,) = mail.outbox
-    assert message.to == ["alice@corp.example.test"] and "2 item(s) restored and verified" in message.body
+    assert message.to == ["alice@corp.example.test"] and "2 restored and verified, 0 failed" in message.body
     actions = list(AuditEvent.objects.filter(actor_username="alice", action__startswith="restore_")
                    .values_list("action", "result"))
     assert actions == [("restore_created", "ok"), ("restore_item", "ok"), ("restore_item", "ok"),
