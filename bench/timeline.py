@@ -51,29 +51,29 @@ FILE = "alice\\timeline.txt"
 
 
 def prepare(snapshots: int, owner_sid: str) -> None:
-    """The bench share holds alice's folder with one file that changed every 8th snapshot, and
+    """The timeline share holds alice's folder with one file that changed every 8th snapshot, and
     exactly ``snapshots`` snapshots (read-only copies, back-dated one hour apart)."""
-    share = Path(os.environ["TESTENV_SHARE_BENCH_PATH"])
-    snapdir = Path(os.environ["TESTENV_SHARE_BENCH_SNAPDIR"])
+    share = Path(os.environ["TESTENV_SHARE_TIMELINE_PATH"])
+    snapdir = Path(os.environ["TESTENV_SHARE_TIMELINE_SNAPDIR"])
     for old in snapdir.iterdir():
         subprocess.run(["chmod", "-R", "u+w", str(old)], check=True)
         shutil.rmtree(old)
     client = smb.client_for("127.0.0.1")
     if not (share / "alice").exists():
-        client.mkdir("bench", "alice")
-        sd = parse_security_descriptor(client.security_descriptor("bench", "alice"))
+        client.mkdir("timeline", "alice")
+        sd = parse_security_descriptor(client.security_descriptor("timeline", "alice"))
         mine = Ace(ACCESS_ALLOWED_ACE_TYPE, OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE, FILE_ALL_ACCESS, owner_sid)
-        client.set_security_descriptor("bench", "alice", build_security_descriptor(
+        client.set_security_descriptor("timeline", "alice", build_security_descriptor(
             SecurityDescriptor(sd.owner, sd.group, (sd.dacl or ()) + (mine,), sd.control)))
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=snapshots + 1)
     for i in range(snapshots):
         when = start + timedelta(hours=i)
         if i % 8 == 0:
-            with client.create_file("bench", FILE, overwrite=True) as handle:
+            with client.create_file("timeline", FILE, overwrite=True) as handle:
                 handle.write(0, f"version {i // 8}\n".encode() * (1 + i // 8))
             stamp = (when - timedelta(minutes=5)).timestamp()
             os.utime(share / "alice" / "timeline.txt", (stamp, stamp))
-        subprocess.run([str(REPO / "scripts" / "testenv"), "_take_snapshot", "bench",
+        subprocess.run([str(REPO / "scripts" / "testenv"), "_take_snapshot", "timeline",
                         when.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True, capture_output=True)
     cache.clear()  # the snapshot list of an earlier run is gone
 
@@ -88,8 +88,8 @@ def sequential(token, root) -> int:
     found = 0
     for snapshot in pv.snapshots(root):
         try:
-            client.stat("bench", FILE, at=snapshot.at)
-            sd = client.security_descriptor("bench", FILE, at=snapshot.at)
+            client.stat("timeline", FILE, at=snapshot.at)
+            sd = client.security_descriptor("timeline", FILE, at=snapshot.at)
         except smb.NotFound:
             continue
         found += pv.may_read(sd, token, False)
@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
 
     view = identity.look_up("alice")
-    root = roots.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\bench\\alice")
+    root = roots.Root(id="bench", kind="data", unc="\\\\127.0.0.1\\timeline\\alice")
     print(f"{'snapshots':>9} {'rtt':>5} {'cache':>5} {'ours (ms)':>10} {'sequential (ms)':>16} {'speed-up':>9}  rows")
     for n in args.snapshots:
         prepare(n, view.person.sid)
