@@ -9,6 +9,7 @@ membership and the primary group count exactly as they do for the file server.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from restore.nt.access import Token, network_logon_sids
 from restore.versions.container_roots import fslogix_template
 from restore.versions.paths import PathError, parse_unc
 from restore.versions.roots import Root, root_templates
+
+log = logging.getLogger(__name__)
 
 MAX_SAM = 20  # sAMAccountName of a user ([MS-ADTS] 3.1.1.5.2.4)
 
@@ -65,7 +68,7 @@ def parse_sign_in_name(raw: str) -> str:
 
 def token_for(directory: Directory, person: DirectoryUser) -> Token:
     groups = set(directory.token_groups(person.dn)) | set(network_logon_sids())
-    return Token(user_sid=person.sid, group_sids=frozenset(groups))
+    return Token(user_sid=person.sid, group_sids=frozenset(groups), account=person.username)
 
 
 def role_group_sids(directory: Directory) -> dict[str, str]:
@@ -187,7 +190,7 @@ def store(user, view: DirectoryView) -> Identity:
 
 
 def token_of(identity: Identity) -> Token:
-    return Token(user_sid=identity.sid, group_sids=frozenset(identity.token_sids))
+    return Token(user_sid=identity.sid, group_sids=frozenset(identity.token_sids), account=identity.username)
 
 
 def roots_of(identity: Identity) -> list[Root]:
@@ -223,3 +226,18 @@ def refresh(identity: Identity) -> DirectoryView | None:
         view = read_person(directory, person)
     store(identity.user, view)
     return view
+
+
+def refresh_if_due(identity: Identity) -> tuple[bool, DirectoryView | None]:
+    """Re-read the person from AD when IDENTITY_REFRESH_SECONDS have passed: (True, their view, None
+    when gone or disabled). Not due, or AD not answering (logged; the current token is kept until AD
+    answers again): (False, None)."""
+    if not needs_refresh(identity):
+        return False, None
+    try:
+        view = refresh(identity)
+    except DirectoryError as exc:
+        log.warning("could not refresh %s from AD, keeping the current token: %s", identity, exc)
+        return False, None
+    identity.refresh_from_db()
+    return True, view

@@ -1,7 +1,6 @@
 """Request id for the audit trail; the pages' Content-Security-Policy; times written in UTC;
 periodic re-reading of the person's token and roles from AD."""
 
-import logging
 import re
 import uuid
 from datetime import UTC
@@ -13,9 +12,7 @@ from django.utils import timezone
 
 from restore.accounts import identity
 from restore.audit import trail as audit
-from restore.directory.ldap import DirectoryError
 
-log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -69,16 +66,10 @@ class IdentityRefreshMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         ident = getattr(user, "identity", None) if user is not None and user.is_authenticated else None
-        if ident is not None and identity.needs_refresh(ident):
-            try:
-                view = identity.refresh(ident)
-            except DirectoryError as exc:
-                log.warning("could not refresh %s from AD, keeping the current token: %s", ident, exc)
-            else:
-                if view is None or not view.roles:
-                    audit.record(audit.Context.from_request(request), audit.Action.SIGN_OUT, audit.Result.DENIED,
-                                 details={"reason": "account disabled, removed or no longer a portal user"})
-                    logout(request)
-                    return redirect("login")
-                user.identity.refresh_from_db()
+        refreshed, view = identity.refresh_if_due(ident) if ident is not None else (False, None)
+        if refreshed and (view is None or not view.roles):
+            audit.record(audit.Context.from_request(request), audit.Action.SIGN_OUT, audit.Result.DENIED,
+                         details={"reason": "account disabled, removed or no longer a portal user"})
+            logout(request)
+            return redirect("login")
         return self.get_response(request)

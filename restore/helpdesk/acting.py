@@ -175,19 +175,14 @@ def target_identity(request, acting: ActingFor) -> Identity | None:
     None, after ending ``acting``, when the target may no longer be acted for."""
     target = getattr(acting.target, "identity", None) if acting.target is not None else None
     why = "" if target is not None else "the target's account is gone"
-    if target is not None and identity.needs_refresh(target):
-        try:
-            view = identity.refresh(target)
-        except DirectoryError as exc:
-            log.warning("could not refresh %s from AD, keeping the current token: %s", target, exc)
-        else:
-            target.refresh_from_db()
-            if view is None:
-                why = "the target's account was disabled or removed"
-            elif Role.USER not in view.roles or Role.AUDITOR in view.roles:
-                why = "the target no longer uses this portal"
-            elif protected_memberships(view.token):
-                why = "the target became a protected account"
+    refreshed, view = identity.refresh_if_due(target) if target is not None else (False, None)
+    if refreshed:
+        if view is None:
+            why = "the target's account was disabled or removed"
+        elif Role.USER not in view.roles or Role.AUDITOR in view.roles:
+            why = "the target no longer uses this portal"
+        elif protected_memberships(view.token):
+            why = "the target became a protected account"
     if why:
         end(acting, context=audit.Context.from_request(request, role=Role.HELPDESK), why=why)
         return None
