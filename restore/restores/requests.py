@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from restore import smb
 from restore.models import Conflict, Mode
@@ -104,7 +105,8 @@ def default_target(roots: list[Root], snapshot: smb.Snapshot) -> tuple[Root, str
     if not folders:
         raise roots_.BadRequest("you have no folder to restore into: download the files as a zip instead")
     root = next((r for r in folders if r.kind == "data"), folders[0])
-    return root, f"Restored from profile {snapshot.at:%Y-%m-%d}"
+    # The person's language (the request's): a German reader finds "Wiederhergestellt aus dem Profil ...".
+    return root, gettext("Restored from profile %(day)s") % {"day": f"{snapshot.at:%Y-%m-%d}"}
 
 
 def _path(value) -> str:

@@ -108,3 +108,14 @@ def test_a_zip_of_files_from_the_container_holds_the_snapshots_bytes(alice, t1, 
 def test_a_file_granted_only_to_bob_inside_alices_container_cannot_be_restored(alice, t1):
     answer = restore(alice, "Documents/for-bob-only.txt", t1, mode="download")
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(("language", "name"), [("de", "Wiederhergestellt aus dem Profil"),
+                                                ("fr", "Restauré depuis le profil")])
+def test_the_default_folder_is_named_in_the_persons_language(alice, t1, language, name):
+    day = datetime.strptime(t1, "@GMT-%Y.%m.%d-%H.%M.%S").strftime("%Y-%m-%d")
+    body = {"items": [{"root": "profile-container", "path": "Documents/notes.txt", "at": t1}],
+            "mode": "to_folder", "dry_run": True}
+    dry = alice.post("/api/v1/restores", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE=language)
+    assert dry.status_code == 200, dry.content
+    assert dry.json()["items"][0]["target"]["path"].startswith(f"{name} {day}")
