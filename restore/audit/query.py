@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from restore.audit.trail import Action, Result
 from restore.models import AuditEvent
@@ -29,13 +30,14 @@ LOOKUPS = {  # filter -> field lookup
 class AuditQuery(forms.Form):
     """The filters of the page, the API and the export, validated once."""
 
-    person = forms.CharField(required=False, max_length=256, help_text="who acted (user name)")
-    acting_for = forms.CharField(required=False, max_length=256, help_text="whom a helpdesk member acted for")
-    action = forms.ChoiceField(required=False, choices=[("", "any")] + [(a, a) for a in ACTIONS])
-    result = forms.ChoiceField(required=False, choices=[("", "any")] + [(r, r) for r in RESULTS])
-    path = forms.CharField(required=False, max_length=2048, help_text="part of a path")
-    since = forms.DateTimeField(required=False, help_text="from (ISO 8601, UTC unless given)")
-    until = forms.DateTimeField(required=False, help_text="before (ISO 8601, UTC unless given)")
+    person = forms.CharField(label=_("Person"), required=False, max_length=256, help_text=_("who acted (user name)"))
+    acting_for = forms.CharField(label=_("Acting for"), required=False, max_length=256,
+                                 help_text=_("whom a helpdesk member acted for"))
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=[("", _("any"))] + [(a, a) for a in ACTIONS])
+    result = forms.ChoiceField(label=_("Result"), required=False, choices=[("", _("any"))] + [(r, r) for r in RESULTS])
+    path = forms.CharField(label=_("Path"), required=False, max_length=2048, help_text=_("part of a path"))
+    since = forms.DateTimeField(label=_("Since"), required=False, help_text=_("from (ISO 8601, UTC unless given)"))
+    until = forms.DateTimeField(label=_("Until"), required=False, help_text=_("before (ISO 8601, UTC unless given)"))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     limit = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, widget=forms.HiddenInput)
 
@@ -49,7 +51,7 @@ class AuditQuery(forms.Form):
         try:
             return value.astimezone(UTC)
         except OverflowError:
-            raise forms.ValidationError("This time is out of range.") from None
+            raise forms.ValidationError(_("This time is out of range.")) from None
 
     def clean_since(self):
         return self._utc(self.cleaned_data.get("since"))
@@ -60,7 +62,7 @@ class AuditQuery(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            raise forms.ValidationError("'since' must be earlier than 'until'.")
+            raise forms.ValidationError(_("'since' must be earlier than 'until'."))
         return data
 
     def events(self) -> QuerySet:

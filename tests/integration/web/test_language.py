@@ -123,3 +123,13 @@ def test_the_audit_export_stays_iso_8601_and_bytes_in_any_language(testenv):
     listing = next(r for r in rows if r["action"] == "list")
     assert listing["at"][:4].isdigit() and listing["at"][10] == "T"  # ISO 8601, not 07.12.2026
     assert listing["snapshot"].startswith("'@GMT-")
+
+
+def test_the_audit_filters_speak_the_auditors_language(testenv):
+    auditor = signed_in_with(testenv, "auditor1", **DE)
+    html = auditor.get("/audit/", **DE).content.decode()
+    assert "Handelnd für" in html and "Teil eines Pfades" in html and "who acted" not in html
+    wrong = auditor.get("/audit/", {"since": "2026-12-02T00:00", "until": "2026-12-01T00:00"}, **DE)
+    assert wrong.status_code == 400 and "muss vor" in wrong.content.decode()
+    assert "muss vor" in auditor.get("/api/v1/audit", {"since": "2026-12-02T00:00", "until": "2026-12-01T00:00"},
+                                     **DE).content.decode()
