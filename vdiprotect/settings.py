@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "restore.accounts.middleware.UtcPagesMiddleware",
     "restore.accounts.middleware.IdentityRefreshMiddleware",
     "axes.middleware.AxesMiddleware",
+    "restore.web.files.FileServerRefusals",  # a file-server refusal (delegation) is a 403 page, never a 500
 ]
 
 ROOT_URLCONF = "vdiprotect.urls"

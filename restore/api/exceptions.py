@@ -12,11 +12,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from restore.restores.messages import translated
 from restore.versions.paths import PathError
+from restore.versions.sessions import refusal
 
 
 def exception_handler(exc, context):
     if isinstance(exc, PathError):
         exc = exceptions.ValidationError(str(exc))
+    elif refusal(exc) is not None:  # the file server refused the person, or the domain would not delegate them
+        exc = exceptions.PermissionDenied(refusal(exc))
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.data = problem(response.data)

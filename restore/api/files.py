@@ -17,6 +17,7 @@ from restore.helpdesk.subject import MayUseFiles, audit_context, require_content
 from restore.versions import browse as pv
 from restore.versions import diff, paths, roots
 from restore.versions.browse import INLINE_TYPES, content_type_of
+from restore.versions.sessions import refusal
 
 PATH = OpenApiParameter("path", str, description="relative to the root, '/' or '\\' separated")
 
@@ -105,7 +106,7 @@ class FileView(APIView):
             exc = exceptions.NotFound("Not found.")
         elif isinstance(exc, roots.BadRequest):
             exc = exceptions.ValidationError({"detail": str(exc)})
-        elif isinstance(exc, smb.SmbError) and not isinstance(exc, smb.NotFound):
+        elif isinstance(exc, smb.SmbError) and not isinstance(exc, smb.NotFound) and refusal(exc) is None:
             exc = FileServerUnavailable(str(exc))
         elif isinstance(exc, smb.NotFound):
             exc = exceptions.NotFound("Not found.")

@@ -12,6 +12,7 @@ from restore import smb
 from restore.api.files import FileServerUnavailable
 from restore.helpdesk.subject import MayUseFiles, subject_of
 from restore.versions import roots, unc
+from restore.versions.sessions import refusal
 
 UNC = OpenApiParameter("unc", {"type": "string", "maxLength": unc.MAX_UNC}, required=True,
                        description="a UNC path, \\\\server\\share\\folder\\file (or file://server/share/...)")
@@ -45,5 +46,7 @@ class ResolveView(APIView):
         except roots.NotFound:
             raise exceptions.NotFound("Not found.") from None
         except smb.SmbError as exc:
+            if refusal(exc) is not None:
+                raise  # a refusal: 403 with what was refused (api/exceptions.py)
             raise FileServerUnavailable(str(exc)) from None
         return Response({"root": found.root.id, "path": found.path.replace("\\", "/"), "kind": kind})

@@ -48,6 +48,7 @@ class Action:
     CONFIG_CHANGE = "config_change"
     SEARCH = "search"
     AUDIT_EXPORT = "audit_export"  # an auditor took a copy of (part of) the trail
+    DELEGATION_FALLBACK = "delegation_fallback"  # the domain would not delegate a person: the service account read
 
 
 class Result:

@@ -38,6 +38,7 @@ from restore.versions import catalogued as catalogued_
 from restore.versions import roots as roots_
 from restore.versions.paths import path_key
 from restore.versions.roots import Root
+from restore.versions.sessions import server_client  # the person's session with delegation
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,7 @@ def _check_live(token: Token, hits: list[Hit]) -> None:
         by_share.setdefault((where.server, where.share), []).append((hit, where.path))
     for (server, share), items in by_share.items():
         try:
-            found = smb.client_for(server).security_descriptors_many(share, [p for _, p in items])
+            found = server_client(server, token).security_descriptors_many(share, [p for _, p in items])
         except smb.SmbError as exc:
             log.warning("search: could not check %d results live on \\\\%s\\%s: %s", len(items), server, share, exc)
             continue

@@ -41,7 +41,7 @@ are not modelled. Pure functions, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from restore.nt.constants import (
     ACCESS_ALLOWED_ACE_TYPE,
@@ -210,10 +210,13 @@ _DENY_TYPES = frozenset({
 @dataclass(frozen=True)
 class Token:
     """Whose rights are checked: a user SID and every group SID of their logon (AD tokenGroups,
-    the primary group, and :func:`network_logon_sids`)."""
+    the primary group, and :func:`network_logon_sids`). ``account`` names whose logon it is (the
+    sAMAccountName AD gave us): with Kerberos delegation the file-server session is that person's.
+    It takes no part in comparisons: the SIDs decide."""
 
     user_sid: str
     group_sids: frozenset[str]
+    account: str = field(default="", compare=False)
 
     @property
     def sids(self) -> frozenset[str]:

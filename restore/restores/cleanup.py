@@ -24,6 +24,7 @@ from restore import smb
 from restore.accounts import identity
 from restore.models import FINAL_STATES, ItemKind, Phase, RestoreItem
 from restore.versions import roots as roots_
+from restore.versions.sessions import server_client
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,17 @@ def to_tidy():
                                       phase__in=(Phase.FAILED, Phase.SKIPPED)).exclude(Q(temp_path=""))
 
 
-def tidy_item(item: RestoreItem, roots: dict, *, failed: bool) -> bool:
-    """Delete the item's temporary and, when ``failed``, put a kept current copy back. True when done
-    (``temp_path`` cleared), False when the server could not be asked (try again later)."""
+def tidy_item(item: RestoreItem, roots: dict, *, failed: bool, token=None, context=None) -> bool:
+    """Delete the item's temporary and, when ``failed``, put a kept current copy back, in the job
+    owner's session (``token``) with Kerberos delegation. True when done (``temp_path`` cleared),
+    False when the server could not be asked (try again later)."""
     root = roots.get(item.target_root)
     if not item.temp_path:
         return _tidied(item)
     if root is None:  # the person's folder is not among their roots now: nowhere to look, so try again later
         return False
     where = roots_.location(root, "")
-    client = smb.client_for(where.server)
+    client = server_client(where.server, token, context)
     share_path = lambda rel: roots_.location(root, rel).path  # noqa: E731
     try:
         try:
@@ -99,11 +101,12 @@ def _tidy(items) -> int:
     for item in items:
         if item.job_id not in roots_of_job:
             ident = getattr(item.job.owner, "identity", None) if item.job.owner_id else None
-            roots_of_job[item.job_id] = {r.id: r for r in identity.roots_of(ident)} if ident is not None else {}
-        roots = roots_of_job[item.job_id]
+            roots_of_job[item.job_id] = (({r.id: r for r in identity.roots_of(ident)}, identity.token_of(ident))
+                                         if ident is not None else ({}, None))
+        roots, token = roots_of_job[item.job_id]
         root = roots.get(item.target_root)
         server = roots_.location(root).server.lower() if root is not None else ""
-        if server in down or not tidy_item(item, roots, failed=item.phase == Phase.FAILED):
+        if server in down or not tidy_item(item, roots, failed=item.phase == Phase.FAILED, token=token):
             down.add(server)
             left += 1
     return left

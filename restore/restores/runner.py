@@ -102,8 +102,9 @@ def run_job(job_id, worker: str | None = None) -> str:
                 runner.item_failed(item, f"the file server refused: {exc}")
             except smb.ConnectionLost:
                 raise
-            except smb.SmbError as exc:
-                runner.item_failed(item, f"the file server failed: {exc}")
+            except smb.SmbError as exc:  # NotDelegable says itself what happened and what to do
+                runner.item_failed(item, str(exc) if isinstance(exc, smb.NotDelegable) else
+                                   f"the file server failed: {exc}")
     except Cancelled:
         return _finish(job, context, forced=JobState.CANCELLED)
     runner.settle_folders()
@@ -204,14 +205,14 @@ class Runner:
             raise ItemFailed("that folder is no longer among the person's folders")
         src = roots_.location(source_root, item.path)
         at = smb.Snapshot.from_token(item.at).at
-        client = pv.client_for(source_root, self.token)  # a container root: read from inside its container
+        client = pv.client_for(source_root, self.token, self.context)  # the owner's session; a container: inside it
         try:
             sd = client.security_descriptor(src.share, src.path, at=at)
         except smb.NotFound:
             raise ItemFailed("it is no longer in that snapshot") from None
         if not pv.may_read(sd, self.token, item.kind == ItemKind.FOLDER):
             raise ItemFailed("the person may not read it in that snapshot")
-        live = self._live.setdefault(target_root.id, LiveTargets(target_root, self.token))
+        live = self._live.setdefault(target_root.id, LiveTargets(target_root, self.token, self.context))
         if item.kind == ItemKind.FOLDER:
             self._folder(item, live)
         else:
@@ -398,7 +399,7 @@ class Runner:
         (now, or by the sweep once the server answers: cleanup.py)."""
         kept = item.keep_path not in ("", "?")
         if item.kind == ItemKind.FILE:
-            cleanup.tidy_item(item, self.roots, failed=True)
+            cleanup.tidy_item(item, self.roots, failed=True, token=self.token, context=self.context)
         self.item_ended(item, Phase.FAILED, why + ("; the current copy was put back" if kept and not item.keep_path
                                                    else ""))
 
@@ -410,8 +411,8 @@ class Runner:
                 continue
             where = roots_.location(root, item.target_path)
             try:
-                smb.client_for(where.server).set_times(where.share, where.path, created=item.source_created,
-                                                       last_write=item.source_last_write)
+                self._live[root.id].client.set_times(where.share, where.path, created=item.source_created,
+                                                     last_write=item.source_last_write)  # the owner's session
             except smb.SmbError as exc:
                 log.info("restore %s: folder times of %s left as they are: %s", self.job.pk, item.target_path, exc)
 

@@ -19,6 +19,7 @@ from restore.nt.descriptors import SecurityDescriptor, SecurityDescriptorError, 
 from restore.restores.naming import numbered
 from restore.versions import paths, roots
 from restore.versions.roots import Root
+from restore.versions.sessions import server_client
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,10 @@ def _parsed(sd_bytes: bytes | smb.Unreadable | None) -> SecurityDescriptor | Non
 class LiveTargets:
     """The live side of a plan: folder listings and ACLs of the targets in one root, each read once."""
 
-    def __init__(self, root: Root, token: Token):
+    def __init__(self, root: Root, token: Token, context=None):
         self.root = root
         self.base = roots.location(root)
-        self.client = smb.client_for(self.base.server)
+        self.client = server_client(self.base.server, token, context)  # the person's session with delegation
         self.token = token
         self._listings: dict[str, dict[str, smb.Entry] | None] = {}
         self._sds: dict[str, SecurityDescriptor | None] = {}

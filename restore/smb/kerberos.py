@@ -90,6 +90,8 @@ class _Cached:
 _lock = threading.Lock()
 _service: _Cached | None = None
 _people: dict[tuple[str, str], _Cached] = {}
+_refused: dict[tuple[str, str], tuple[NotDelegable, float]] = {}  # the KDC's "no", asked again after REFUSAL_TTL
+REFUSAL_TTL = 300
 
 
 def _ccache_name(kind: str) -> str:
@@ -141,9 +143,16 @@ def delegated(username: str, server: str) -> Credentials:
     host = spn_host(server)
     key = (person.lower(), host.lower())
     with _lock:
+        refused = _refused.get(key)
+        if refused is not None and refused[1] > time.time():
+            raise refused[0]
         cached = _people.get(key)
         if cached is None or not cached.fresh():
-            cached = _people[key] = _impersonate(person, host, username)
+            try:
+                cached = _people[key] = _impersonate(person, host, username)
+            except NotDelegable as exc:
+                _refused[key] = (exc, time.time() + REFUSAL_TTL)
+                raise
     return Credentials(person, "", auth="kerberos", ccache=cached.ccache, delegated=True,
                        idle=float(getattr(settings, "SMB_PERSON_SESSION_IDLE", 120)))
 
@@ -178,6 +187,7 @@ def forget_tickets() -> None:
     with _lock:
         _service = None
         _people.clear()
+        _refused.clear()
 
 
 def _after_fork_in_child() -> None:

@@ -1,10 +1,12 @@
 """Previous Versions: a person's roots, their snapshots, folders as of a time, a file's timeline
 and its bytes — every answer decided by the file server's ACLs evaluated for the person's token.
 
-Reads go through the SMB adapter as the service account; what the person may see is decided
-here, object by object, from the security descriptor *of the version being read* (a snapshot
-carries the ACL it had then). Anything the person cannot read does not exist for them: it is
-hidden from listings (access-based enumeration) and answers NotFound, so names never leak.
+Reads go through the SMB adapter as the service account, or with SMB_AUTH=kerberos-delegation in
+the person's own session (``sessions.py``: the server then refuses what is not theirs); what the
+person may see is decided here too, object by object, from the security descriptor *of the version
+being read* (a snapshot carries the ACL it had then). Anything the person cannot read does not exist
+for them: it is hidden from listings (access-based enumeration) and answers NotFound, so names never
+leak.
 """
 
 from __future__ import annotations
@@ -176,7 +178,8 @@ def list_entries(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     if ask:
         sds.update(client.security_descriptors_many(where.share, ask, at=_when(at)))
     visible = [e for e, p in zip(entries, child_paths) if sds.get(p) is not None and may_read(sds[p], token, e.is_dir)]
-    hidden = sum(1 for p in child_paths if isinstance(sds.get(p), smb.Unreadable))
+    # In the person's own session an unreadable descriptor is the server saying "not yours": not counted.
+    hidden = 0 if smb.delegating() else sum(1 for p in child_paths if isinstance(sds.get(p), smb.Unreadable))
     live_names = _live_names(client, where) if at is not None else None
     return Listing([
         EntryView(

@@ -35,6 +35,7 @@ from restore.versions.access import may_read
 from restore.versions.container_roots import ContainerUnreadable, candidates, is_container, top_folder
 from restore.versions.containers.remote import sibling_opener
 from restore.versions.roots import Root, location
+from restore.versions.sessions import server_client
 
 IN_USE = "STATUS_SHARING_VIOLATION"
 
@@ -52,11 +53,12 @@ _cache: OrderedDict[tuple, _Opened] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def client_for(root: Root, token: Token):
-    """The client to read ``root`` through: the SMB client, or a ContainerClient for a container root."""
+def client_for(root: Root, token: Token, context=None):
+    """The client to read ``root`` through for ``token``'s person: the SMB client (whose session is
+    theirs with Kerberos delegation, see ``sessions.py``), or a ContainerClient for a container root."""
     if not is_container(root):
-        return smb.client_for(location(root).server)
-    return ContainerClient(root, token)
+        return server_client(location(root).server, token, context)
+    return ContainerClient(root, token, context)
 
 
 def forget_all() -> None:
@@ -68,16 +70,18 @@ def forget_all() -> None:
 class ContainerClient:
     """One person's view of one container root (see the module's docstring)."""
 
-    def __init__(self, root: Root, token: Token):
+    def __init__(self, root: Root, token: Token, context=None):
         self.root, self.token = root, token
         self.base = location(root)
         self.server = f"container:{self.base}"  # never equal to a file server: no server-side copy out of it
-        self.smb = smb.client_for(self.base.server)
+        self.smb = server_client(self.base.server, token, context)
 
     # --- which container, and may the person read it ----------------------------------------------
 
     def _opened(self, at: datetime | None) -> _Opened:
-        key = (self.base.server.lower(), self.base.share.lower(), self.base.path.lower(), at)
+        # With delegation an opened container reads through its opener's session: one per person.
+        key = (self.base.server.lower(), self.base.share.lower(), self.base.path.lower(), at,
+               self.smb.credentials.principal.lower() if smb.delegating() else "")
         with _cache_lock:
             hit = _cache.get(key)
             if hit is not None:

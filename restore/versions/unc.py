@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from restore import smb
 from restore.nt.access import Token
 from restore.versions import paths
 from restore.versions.browse import require_visible
 from restore.versions.roots import BadRequest, NotFound, Root, location
+from restore.versions.sessions import server_client
 
 MAX_UNC = 4096
 
@@ -71,7 +71,7 @@ def kind_of(token: Token, resolved: Resolved) -> str:
         return "folder"
     where = location(resolved.root, resolved.path)
     try:
-        entry = require_visible(smb.client_for(where.server), where, token, None, want_dir=None)
+        entry = require_visible(server_client(where.server, token), where, token, None, want_dir=None)
     except NotFound:
         return "gone"
     return "folder" if entry.is_dir else "file"

@@ -13,11 +13,36 @@ from restore.helpdesk.subject import audit_context, require_content, subject_of
 from restore.restores.messages import translated
 from restore.versions import browse as pv
 from restore.versions import diff, paths, roots
+from restore.versions.sessions import refusal
 
 
 def _problem(request, status: int, message: str):
     """An error page; a service's message is shown in the reader's language."""
     return render(request, "restore/problem.html", {"message": translated(message)}, status=status)
+
+
+def smb_problem(request, exc: smb.SmbError):
+    """The page for a file-server failure: 403 with what it refused (the server's "no" is final,
+    the domain would not delegate the person), else 502 (it did not answer)."""
+    message = refusal(exc)
+    if message is not None:
+        return _problem(request, 403, message)
+    return _problem(request, 502, _("The file server did not answer: %(error)s") % {"error": exc})
+
+
+class FileServerRefusals:
+    """Middleware: a refusal no page caught itself is still a 403 page saying so, never a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exc):
+        if request.path.startswith("/api/") or refusal(exc) is None:
+            return None
+        return smb_problem(request, exc)
 
 
 def _breadcrumbs(path: str) -> list[tuple[str, str]]:
@@ -47,7 +72,7 @@ def file_page(view):
                              details={"operation": view.__name__})
             raise Http404(_("Not found.")) from None
         except smb.SmbError as exc:
-            return _problem(request, 502, _("The file server did not answer: %(error)s") % {"error": exc})
+            return smb_problem(request, exc)
 
     wrapper.__name__ = view.__name__
     return wrapper

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from restore import smb
 from restore.helpdesk.subject import subject_of
 from restore.versions import roots, unc
-from restore.web.files import _problem
+from restore.web.files import _problem, smb_problem
 
 
 @login_required
@@ -30,7 +30,7 @@ def open_unc(request):
     except roots.NotFound:
         raise Http404(_("Not found.")) from None
     except smb.SmbError as exc:
-        return _problem(request, 502, _("The file server did not answer: %(error)s") % {"error": exc})
+        return smb_problem(request, exc)
     query = {"path": found.path.replace("\\", "/")} if found.path else {}
     page = "timeline" if kind in ("file", "gone") else "browse"
     return redirect(reverse(page, args=[found.root.id]) + ("?" + urlencode(query) if query else ""))

@@ -13,6 +13,7 @@ from restore.catalog import logic, sources
 from restore.catalog.queries import hit_url, run_search
 from restore.helpdesk.subject import subject_of
 from restore.versions import roots
+from restore.versions.sessions import refusal
 
 
 @login_required
@@ -35,7 +36,8 @@ def search(request):
         except roots.NotFound:
             raise Http404("No such folder") from None
         except smb.SmbError as exc:
-            context["error"], status = f"The file server did not answer: {exc}", 502
+            context["error"] = refusal(exc) or f"The file server did not answer: {exc}"
+            status = 403 if refusal(exc) else 502
     partial = request.headers.get("HX-Request") == "true"
     return render(request, "restore/_search_results.html" if partial else "restore/search.html", context,
                   status=status)
