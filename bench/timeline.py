@@ -61,10 +61,15 @@ def prepare(snapshots: int, owner_sid: str) -> None:
     client = smb.client_for("127.0.0.1")
     if not (share / "alice").exists():
         client.mkdir("timeline", "alice")
-        sd = parse_security_descriptor(client.security_descriptor("timeline", "alice"))
-        mine = Ace(ACCESS_ALLOWED_ACE_TYPE, OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE, FILE_ALL_ACCESS, owner_sid)
-        client.set_security_descriptor("timeline", "alice", build_security_descriptor(
-            SecurityDescriptor(sd.owner, sd.group, (sd.dacl or ()) + (mine,), sd.control)))
+    # The share's root passes nothing on, so the folder's ACL gives its file to alice and to the
+    # service account (its owner) alike; Samba ignores backup intent, so without an ACE of its own
+    # the service account could neither rewrite the file nor read it in a snapshot.
+    (share / "alice" / "timeline.txt").unlink(missing_ok=True)  # made again below, inheriting that ACL
+    sd = parse_security_descriptor(client.security_descriptor("timeline", "alice"))
+    inherit = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE
+    client.set_security_descriptor("timeline", "alice", build_security_descriptor(SecurityDescriptor(
+        sd.owner, sd.group, tuple(Ace(ACCESS_ALLOWED_ACE_TYPE, inherit, FILE_ALL_ACCESS, sid)
+                                  for sid in (sd.owner, owner_sid)), sd.control)))
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=snapshots + 1)
     for i in range(snapshots):
         when = start + timedelta(hours=i)

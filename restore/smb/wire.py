@@ -38,11 +38,8 @@ from smbprotocol.open import (
     ShareAccess,
     SMB2CloseRequest,
     SMB2CreateRequest,
-    SMB2CreateResponse,
     SMB2QueryDirectoryRequest,
-    SMB2QueryDirectoryResponse,
     SMB2QueryInfoRequest,
-    SMB2QueryInfoResponse,
     SMB2ReadRequest,
     SMB2ReadResponse,
     SMB2SetInfoRequest,
@@ -51,7 +48,7 @@ from smbprotocol.open import (
 )
 from smbprotocol.structure import IntField
 
-from restore.smb import errors, fastpath
+from restore.smb import errors, fastpath, packed
 from restore.smb.types import Entry
 
 log = logging.getLogger(__name__)
@@ -229,6 +226,8 @@ def credit_charge(msg) -> int:
     command = msg.COMMAND
     if isinstance(msg, Data):
         return fastpath.credits_for(msg.length)
+    if isinstance(msg, packed.Packed):
+        return msg.charge
     if command == Commands.SMB2_READ:
         size = msg["length"].get_value()
     elif command == Commands.SMB2_WRITE:
@@ -265,34 +264,19 @@ class Reply:
             raise errors.from_status(self.status, path, action)
         return self
 
-    def create(self) -> SMB2CreateResponse:
-        return _unpack(SMB2CreateResponse, self.data)
-
     def file_id(self) -> bytes:
         """The handle a successful CREATE opened."""
-        return self.create()["file_id"].get_value()
+        return packed.file_id(self.data)
 
     def entry(self, name: str) -> Entry:
         """The object a successful CREATE opened, as an Entry (the CREATE answer carries its times/size)."""
-        r = self.create()
-        attributes = int(r["file_attributes"].get_value())
-        return Entry(
-            name=name,
-            is_dir=bool(attributes & FILE_ATTRIBUTE_DIRECTORY),
-            size=r["end_of_file"].get_value(),
-            last_write=r["last_write_time"].get_value(),
-            created=r["creation_time"].get_value(),
-            changed=r["change_time"].get_value(),
-            attributes=attributes,
-            last_access=r["last_access_time"].get_value(),
-        )
+        return packed.entry(self.data, name)
 
     def buffer(self) -> bytes:
         """The output buffer of a QUERY_INFO, IOCTL or QUERY_DIRECTORY answer."""
-        command = self.header["command"].get_value()
-        cls = {Commands.SMB2_QUERY_INFO: SMB2QueryInfoResponse, Commands.SMB2_IOCTL: SMB2IOCTLResponse,
-               Commands.SMB2_QUERY_DIRECTORY: SMB2QueryDirectoryResponse}[command]
-        return _unpack(cls, self.data)["buffer"].get_value()
+        if self.header["command"].get_value() != Commands.SMB2_IOCTL:
+            return packed.output_buffer(self.data)
+        return _unpack(SMB2IOCTLResponse, self.data)["buffer"].get_value()
 
     def read(self) -> bytes | memoryview:
         """A READ answer's data: a view of the received packet when it came the zero-copy way."""
@@ -373,6 +357,10 @@ class Exchange:
         try:
             if len(messages) == 1 and isinstance(messages[0], Data):
                 return [self._send_data(messages[0])]
+            session = self.tree.session
+            if all(isinstance(m, packed.Packed) for m in messages) and fastpath.usable(self.connection, session):
+                fastpath.install(self.connection)
+                return fastpath.send_chain(self.connection, session, self.tree.tree_connect_id, messages)
             messages = [m.standard() if isinstance(m, Data) else m for m in messages]
             return self.connection.send_compound(messages, self.tree.session.session_id,
                                                  self.tree.tree_connect_id, related=len(messages) > 1)
@@ -399,7 +387,7 @@ class Exchange:
         failure = None
         for request in requests:  # every request must be received, even after a failure
             try:
-                header = self.connection.receive(request, timeout=self.timeout)
+                header = self._receive(request, self.timeout)
                 replies.append(Reply(header["status"].get_value(), header))
             except SMBResponseException as exc:
                 replies.append(Reply(exc.status, exc.header))
@@ -412,9 +400,14 @@ class Exchange:
     def _discard(self, requests) -> None:
         for request in requests:
             try:
-                self.connection.receive(request, timeout=min(self.timeout, 5))
+                self._receive(request, min(self.timeout, 5))
             except Exception:
                 pass
+
+    def _receive(self, request, timeout: float):
+        if isinstance(request, fastpath.Pending):
+            return fastpath.receive(self.connection, request, timeout)
+        return self.connection.receive(request, timeout=timeout)
 
 
 def warm_up_credits(connection, session_id: int, target: int, timeout: float) -> None:
