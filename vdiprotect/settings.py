@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_IMPORTS = ["restore.restores.tasks", "restore.catalog.tasks"]
 # Snapshot catalog (restore/catalog/, docs/catalog.md): built by restore/catalog/tasks.py.
 CATALOG_SHARES = env.list("CATALOG_SHARES", default=[])  # UNCs; empty: the shares USER_ROOTS point into
+# What is inside each profile container of USER_ROOTS' container kinds, one source per container found.
+CATALOG_CONTAINERS = env.bool("CATALOG_CONTAINERS", default=True)
 CATALOG_REFRESH_SECONDS = env.int("CATALOG_REFRESH_SECONDS", default=900)
 CATALOG_ACL_CHECK = env.str("CATALOG_ACL_CHECK", default="every-snapshot")  # every-snapshot | on-change
 if CATALOG_ACL_CHECK not in ("every-snapshot", "on-change"):

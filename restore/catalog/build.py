@@ -36,10 +36,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from restore import smb
+from restore.catalog import containers
 from restore.catalog.walk import (
     BuildBudget,
     BuildInterrupted,
-    SnapshotBuild,
     SnapshotGone,
     no_wal_wait,
     previous_index,
@@ -204,7 +204,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
         outcome.busy = True
         return outcome
     source = CatalogSource.objects.get(id=source_id)
-    client = client or smb.client_for(source.server)
+    client, walker = containers.builder(source, client)  # a container source reads inside its containers
     mode = settings.CATALOG_ACL_CHECK
     budget = BuildBudget(deadline, stop_after_folders)
     try:
@@ -216,7 +216,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
                                                                                       SnapshotState.GONE])
                      .order_by("index")):
             try:
-                SnapshotBuild(source, snap, client, mode, owner, budget, on_folder).run()
+                walker(source, snap, client, mode, owner, budget, on_folder).run()
             except SnapshotGone:
                 _roll_back(source, snap)
                 CatalogSnapshot.objects.filter(id=snap.id).update(state=SnapshotState.GONE)
@@ -235,7 +235,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
                 _refresh_statistics()
                 unanalysed = 0
         prune(source)
-        CatalogSource.objects.filter(id=source_id).update(last_error="")
+        CatalogSource.objects.filter(id=source_id).update(last_error=containers.problem(source))
     except smb.SmbError as exc:
         outcome.error = str(exc)
         log.warning("catalog %s: %s", source, exc)

@@ -25,7 +25,7 @@ from django.db.models import Case, Value, When
 from django.db.models.functions import Upper
 
 from restore import smb
-from restore.catalog import sources
+from restore.catalog import containers, sources
 from restore.catalog.logic import Query, ancestors, cursor_key, encode_cursor, group_versions
 from restore.models.catalog import (
     CatalogEntry,
@@ -36,6 +36,8 @@ from restore.nt.access import Token
 from restore.versions import browse as pv
 from restore.versions import catalogued as catalogued_
 from restore.versions import roots as roots_
+from restore.versions.container_client import client_for
+from restore.versions.container_roots import is_container
 from restore.versions.paths import path_key
 from restore.versions.roots import Root
 from restore.versions.sessions import server_client  # the person's session with delegation
@@ -173,7 +175,7 @@ def _bits(first: int, last: int | None, indices: list[int]) -> int:
 
 def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list[_Match], bool, int]:
     where = roots_.location(root)
-    source = catalogued_.covering(where)
+    source = containers.source_of(root) if is_container(root) else catalogued_.covering(where)
     if source is None:
         return Coverage(root, catalogued=False), [], False, 0
     state = sources.build_state(source)
@@ -219,6 +221,9 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
             "entry__path_key", "entry_id", "id", "first_idx", "last_idx", "sd_id"):
         folders[key] = entry_id
         rows.setdefault(entry_id, []).append(tuple(row))
+    gate = containers.gate(source) if containers.is_container_source(source) else None
+    if gate is not None:  # the container file's rows: who may open the container in each snapshot
+        rows[gate[0]] = gate[1]
     allowed = _allowed(token, rows)
 
     spans: dict[tuple[int, int | None], int] = {}
@@ -240,6 +245,8 @@ def _search_root(token: Token, root: Root, query: Query) -> tuple[Coverage, list
 
     listable: dict[str, int] = {}  # folder chain -> snapshots where every folder of it could be listed
     everywhere = (1 << len(indices)) - 1
+    if gate is not None:  # inside a container: only where the person may read the container file
+        everywhere = visible(gate[0], False)[0]
 
     def reachable(parent: str) -> int:
         if parent not in listable:
@@ -312,16 +319,20 @@ def _hits(page: list[_Match]) -> list[Hit]:
 
 def _check_live(token: Token, hits: list[Hit]) -> None:
     """exists_live for each hit: the object is there now and the person may read it now."""
-    by_share: dict[tuple[str, str], list[tuple[Hit, str]]] = {}
-    for hit in hits:
+    by_share: dict[tuple[str, str, str], list[tuple[Hit, str]]] = {}
+    for hit in hits:  # a container's hits: asked inside the container now (its file checked first)
         where = roots_.location(hit.root, hit.path)
-        by_share.setdefault((where.server, where.share), []).append((hit, where.path))
-    for (server, share), items in by_share.items():
+        by_share.setdefault((where.server, where.share, hit.root.id if is_container(hit.root) else ""),
+                            []).append((hit, where.path))
+    for (server, share, container), items in by_share.items():
+        client = client_for(items[0][0].root, token) if container else server_client(server, token)
         try:
-            found = server_client(server, token).security_descriptors_many(share, [p for _, p in items])
+            found = client.security_descriptors_many(share, [p for _, p in items])
         except smb.SmbError as exc:
-            log.warning("search: could not check %d results live on \\\\%s\\%s: %s", len(items), server, share, exc)
-            continue
+            if not (container and isinstance(exc, smb.NotFound)):
+                log.warning("search: could not check %d results live on \\\\%s\\%s: %s", len(items), server, share, exc)
+                continue
+            found = {}  # no container now, or not the person's to open: deleted since
         for hit, p in items:
             data = found.get(p)
             hit.exists_live = data is not None and pv.may_read(data, token, hit.is_dir)  # UNREADABLE: False

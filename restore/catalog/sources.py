@@ -10,16 +10,19 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from restore.catalog import containers
 from restore.catalog.logic import describe_progress, seconds_left
 from restore.models.catalog import CatalogSnapshot, CatalogSource, SnapshotState
 from restore.versions import paths
+from restore.versions.container_roots import CONTAINER_KINDS
 from restore.versions.paths import Unc
 
 log = logging.getLogger(__name__)
 
 
 def configured_uncs() -> list[Unc]:
-    """CATALOG_SHARES, or else the shares that USER_ROOTS templates point into."""
+    """CATALOG_SHARES, or else the shares that USER_ROOTS templates of folder roots point into (a
+    container root's share holds VHDX files: what is inside them is catalogued, containers.discover)."""
     uncs: list[Unc] = []
     if settings.CATALOG_SHARES:
         for raw in settings.CATALOG_SHARES:
@@ -27,7 +30,9 @@ def configured_uncs() -> list[Unc]:
     else:
         from restore.versions.roots import root_templates
 
-        for _, template in root_templates():
+        for kind, template in root_templates():
+            if kind in CONTAINER_KINDS:
+                continue
             unc = paths.parse_unc(template.replace("%USERNAME%", "x").replace("%USERDOMAIN%", "x"))
             uncs.append(Unc(unc.server, unc.share))
     seen, out = set(), []
@@ -48,9 +53,11 @@ def register(unc: Unc) -> CatalogSource:
 
 
 def ensure_configured() -> list[CatalogSource]:
-    """The configured sources exist (sources added in the admin site stay too); the enabled ones."""
+    """The configured sources exist, and one per profile container found (sources added in the admin
+    site stay too); the enabled ones."""
     for unc in configured_uncs():
         register(unc)
+    containers.discover()
     return list(CatalogSource.objects.filter(enabled=True).order_by("id"))
 
 

@@ -1,9 +1,10 @@
 """The snapshot catalog: every snapshot's tree of a share (or of one folder of it), stored compactly.
 
-A *source* is what is catalogued (\\\\server\\share\\path). Its snapshots are numbered in time
-order (``index``). Every path ever seen is one *entry*; what an entry looked like is a *version*
-row holding an interval of snapshot indices ``[first_idx, last_idx]`` (``last_idx`` NULL: still
-present in the newest catalogued snapshot), so a file unchanged in 100 snapshots is one row.
+A *source* is what is catalogued (\\\\server\\share\\path), or what is inside one profile container
+(``kind``). Its snapshots are numbered in time order (``index``). Every path ever seen is one
+*entry*; what an entry looked like is a *version* row holding an interval of snapshot indices
+``[first_idx, last_idx]`` (``last_idx`` NULL: still present in the newest catalogued snapshot), so a
+file unchanged in 100 snapshots is one row.
 A row changes when size, last-write time, change time, attributes or the security descriptor
 change; a deleted and re-created object gets a new row. Security descriptors are stored once
 per distinct byte string and referenced by the rows. Writers: restore/catalog/build.py only.
@@ -11,11 +12,16 @@ per distinct byte string and referenced by the rows. Writers: restore/catalog/bu
 
 from django.db import models
 
+SHARE_SOURCE = "share"
+
 
 class CatalogSource(models.Model):
     server = models.CharField(max_length=255)  # lower case
     share = models.CharField(max_length=255)  # lower case
     path = models.CharField(max_length=1024, blank=True, default="")  # below the share; '' = all of it
+    # "share": the share's files (or a folder's); a container root kind ("profile-container",
+    # "office-container"): what is inside the profile container at path (restore/catalog/containers.py)
+    kind = models.CharField(max_length=32, default=SHARE_SOURCE)
     enabled = models.BooleanField(default=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -17,6 +17,7 @@ from django.db.models.functions import Length
 from restore import smb
 from restore.models.catalog import (
     ACL_EVERY,
+    SHARE_SOURCE,
     CatalogEntry,
     CatalogSnapshot,
     CatalogSource,
@@ -111,8 +112,10 @@ def folder(where: Unc, snapshot: smb.Snapshot) -> Folder | None:
 
 
 def covering(where: Unc) -> CatalogSource | None:
-    """The most specific enabled source whose folder holds ``where`` (\\\\server\\share\\path)."""
-    candidates = (CatalogSource.objects.filter(enabled=True, server=where.server.lower(), share=where.share.lower())
+    """The most specific enabled source whose folder holds ``where`` (\\\\server\\share\\path); a
+    container's contents are a source of their own kind, never a share's (catalog/containers.py)."""
+    candidates = (CatalogSource.objects.filter(enabled=True, kind=SHARE_SOURCE, server=where.server.lower(),
+                                               share=where.share.lower())
                   .order_by(Length("path").desc()))
     target = where.path.lower()
     for source in candidates:

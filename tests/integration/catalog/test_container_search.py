@@ -1,0 +1,179 @@
+"""Search inside profile containers, against the real fslogix share (scripts/testenv_fslogix.py): each
+container found on the share is a catalog source of its own, built by the same builder (reading the
+container through the service account's ContainerClient), searched by the same query, with the
+container file's share ACL and the NTFS ACLs inside deciding what a person sees.
+
+The share's history (the oldest three snapshots, T1 < T2 < T3): alice's Documents\\report.docx is
+deleted at T3, Documents\\Old Project at T2; Documents\\for-bob-only.txt is granted only to bob inside
+alice's container; helpdesk1's container is BitLocker-encrypted, admin1's is cut off (corrupt).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from restore.accounts import identity
+from restore.catalog import build, containers, search, sources
+from restore.catalog.logic import parse_query
+from restore.catalog.rows import sd_hash, store_sd
+from restore.models.catalog import (
+    CatalogEntry,
+    CatalogSecurityDescriptor,
+    CatalogSnapshot,
+    CatalogSource,
+    CatalogVersion,
+    SnapshotState,
+)
+from restore.nt.access import FILE_ALL_ACCESS
+from restore.nt.constants import ACCESS_ALLOWED_ACE_TYPE
+from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
+from restore.versions.container_client import forget_all
+from tests.support.acting import acting_helpdesk1
+
+pytestmark = [pytest.mark.django_db, pytest.mark.samba, pytest.mark.containers]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_containers():
+    forget_all()
+    yield
+    forget_all()
+
+
+def discovered() -> dict[tuple[str, str], CatalogSource]:
+    """{(username, kind): source} for every container folder of the share, as the refresh registers them."""
+    return {(s.path.split("\\")[0].rpartition("_")[2], s.kind): s for s in containers.discover()}
+
+
+def built(*whose: str, kind: str = "profile-container") -> dict[tuple[str, str], CatalogSource]:
+    found = discovered()
+    for who in whose:
+        outcome = build.build_source(found[(who, kind)].id)
+        assert not outcome.error and not outcome.busy, outcome
+    return found
+
+
+@pytest.fixture
+def history(testenv) -> list[str]:
+    """T1, T2, T3: the share's oldest three snapshots (tests elsewhere may add newer ones)."""
+    return sorted(p.name for p in testenv.snapdir("fslogix").iterdir() if p.name.startswith("@GMT-"))[:3]
+
+
+def find(client, q, **params) -> dict:
+    response = client.get("/api/v1/search", {"q": q, **params})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def hits(answer: dict) -> dict:
+    return {(r["root"], r["path"]): r for r in answer["results"]}
+
+
+def as_search(username: str, q: str, *, roots_of: str | None = None) -> search.Results:
+    """search.search with ``username``'s token over ``roots_of``'s container root (a root that holds
+    someone else's container: only the ACLs can keep it out)."""
+    token = identity.look_up(username).token
+    root = next(r for r in identity.look_up(roots_of or username).roots if r.kind == "profile-container")
+    return search.search(token, [root], parse_query(q))
+
+
+def test_each_container_on_the_share_is_a_source_of_its_own_and_the_share_itself_is_not(testenv):
+    found = discovered()
+    alice = identity.look_up("alice")
+    me = found[("alice", "profile-container")]
+    assert me.path == f"{alice.person.sid}_alice\\Profile_alice.vhdx" and (me.server, me.share) == ("127.0.0.1",
+                                                                                                   "fslogix")
+    assert found[("alice", "office-container")].path.endswith("\\ODFC_alice.vhdx")
+    assert {who for who, _ in found} >= {"alice", "bob", "carol", "helpdesk1", "auditor1", "admin1"}
+    assert ("127.0.0.1", "fslogix", "") not in {(u.server, u.share, u.path) for u in sources.configured_uncs()}
+    assert {s.id for s in found.values()} <= {s.id for s in sources.ensure_configured()}
+    assert len(discovered()) == len(found)  # registered once: the refresh finds the same sources again
+
+
+def test_alice_finds_a_file_deleted_from_her_container_in_the_snapshots_that_held_it(alice, history):
+    built("alice")
+    t1, t2, t3 = history
+    hit = hits(find(alice, "report.docx"))[("profile-container", "Documents/report.docx")]
+    assert hit["kind"] == "file" and hit["exists_live"] is False
+    assert [v["snapshots"] for v in hit["versions"]] == [[t2, t1]]
+    assert hit["url"] == "/roots/profile-container/file?path=Documents%2Freport.docx"
+    timeline = alice.get("/api/v1/roots/profile-container/versions", {"path": "Documents/report.docx"})
+    assert timeline.status_code == 200  # the link leads to the file's timeline, read from the container
+    folder = hits(find(alice, "Old Project", root="profile-container"))[("profile-container", "Documents/Old Project")]
+    assert folder["kind"] == "folder" and folder["exists_live"] is False and folder["last_seen"] == t1
+    notes = hits(find(alice, "notes.txt", root="profile-container"))[("profile-container", "Documents/notes.txt")]
+    assert notes["exists_live"] is True and len(notes["versions"]) >= 3  # a new line at each of T1, T2, T3
+    coverage = find(alice, "notes.txt", root="profile-container")["coverage"][0]
+    assert coverage["catalogued"] and coverage["snapshots"] >= 3 and coverage["pending"] == 0
+
+
+def test_bob_searching_the_same_names_finds_nothing_of_alices(bob, history):
+    built("alice", "bob")
+    answer = find(bob, "report.docx")
+    assert answer["results"] == [] and answer["hidden"]["count"] == 0
+    assert {r["path"] for r in find(bob, "notes")["results"]} <= {"Documents/bob-notes.txt"}
+    for q in ("report.docx", "notes.txt", "*.docx", "Old Project"):  # even over a root on alice's container
+        results = as_search("bob", q, roots_of="alice")
+        assert results.hits == [] and results.hidden == 0, q
+
+
+def test_only_snapshots_in_which_alice_may_open_her_container_file_show_what_was_inside(alice, history):
+    """The container file's share ACL, as catalogued per snapshot, is checked before anything inside:
+    here it is made bob's alone at T1 (the NTFS ACLs inside still grant alice)."""
+    t1, t2, _ = history
+    source = built("alice")[("alice", "profile-container")]
+    index = CatalogSnapshot.objects.get(source=source, token=t1).index
+    _, rows = containers.gate(source)
+    (version_id, _, _, sd_id), = [r for r in rows if r[1] == index]
+    assert [r for r in rows if r[1] <= index and (r[2] is None or index <= r[2])] == [(version_id, index, index, sd_id)]
+    theirs = parse_security_descriptor(bytes(CatalogSecurityDescriptor.objects.get(id=sd_id).data))
+    bob = identity.look_up("bob").person.sid
+    data = build_security_descriptor(SecurityDescriptor(theirs.owner, theirs.group, (
+        Ace(ACCESS_ALLOWED_ACE_TYPE, 0, FILE_ALL_ACCESS, bob),), theirs.control))
+    CatalogVersion.objects.filter(id=version_id).update(sd_id=store_sd(sd_hash(data), data))
+    hit = hits(find(alice, "report.docx"))[("profile-container", "Documents/report.docx")]
+    assert [v["snapshots"] for v in hit["versions"]] == [[t2]]
+    answer = find(alice, "Old Project")  # only ever in T1
+    assert answer["results"] == [] and answer["hidden"]["count"] == 0
+
+
+def test_a_file_inside_granted_only_to_another_sid_is_not_found_by_alice(alice, history):
+    built("alice")
+    assert find(alice, "for-bob-only")["results"] == []
+    assert CatalogEntry.objects.filter(path__iendswith="\\Documents\\for-bob-only.txt").exists()  # catalogued
+    assert as_search("bob", "for-bob-only", roots_of="alice").hits == []  # bob may not open alice's container
+
+
+def test_the_helpdesk_acting_for_alice_finds_it_with_her_rights(helpdesk1, history, settings):
+    built("alice")
+    t1, t2, _ = history
+    assert find(helpdesk1, "report.docx")["results"] == []  # with their own roots and token
+    acting = acting_helpdesk1(helpdesk1)
+    hit = hits(find(acting, "report.docx"))[("profile-container", "Documents/report.docx")]
+    assert [v["snapshots"] for v in hit["versions"]] == [[t2, t1]]
+    assert find(acting, "for-bob-only")["results"] == []
+    settings.HELPDESK_CONTENT_BLIND = True  # content-blind: names are found, contents stay closed
+    assert hits(find(acting, "report.docx"))[("profile-container", "Documents/report.docx")]
+    content = acting.get("/api/v1/roots/profile-container/content", {"path": "Documents/report.docx", "at": t1})
+    assert content.status_code == 403
+
+
+def test_the_office_container_is_searched_as_a_root_of_its_own(alice):
+    built("alice", kind="office-container")
+    found = hits(find(alice, "*.ost", root="office-container"))
+    assert found and all(root == "office-container" for root, _ in found)
+
+
+def test_unreadable_containers_say_why_and_break_neither_other_sources_nor_the_search(signed_in, history):
+    found = discovered()
+    for who in ("helpdesk1", "admin1", "alice"):
+        outcome = build.build_source(found[(who, "profile-container")].id)
+        assert not outcome.error and not outcome.busy, (who, outcome)
+    for who, why in (("helpdesk1", "BitLocker"), ("admin1", "damaged")):
+        source = CatalogSource.objects.get(id=found[(who, "profile-container")].id)
+        snaps = CatalogSnapshot.objects.filter(source=source, token__in=history)
+        assert {s.state for s in snaps} == {SnapshotState.DONE} and not any(s.complete for s in snaps)
+        assert all(why in s.error for s in snaps) and why in source.last_error
+        answer = find(signed_in(who), "notes")
+        assert answer["results"] == []
+    assert as_search("alice", "report.docx").hits  # the others were built all the same
