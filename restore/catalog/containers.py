@@ -15,9 +15,11 @@ let them reach and read the entry.
 Sources are found on the shares of USER_ROOTS' container kinds (``discover``, at every refresh):
 each folder named like the template's (``%SID%_%USERNAME%``, or FSLogix's flip-flop order) gives
 one source per container kind. The build walks a container through the service account's
-ContainerClient, never the share's listing; a container that cannot be read in a snapshot
-(encrypted, damaged, not NTFS, parent missing) leaves that snapshot's tree empty and says why on the
-snapshot and the source, and stops no other source or snapshot.
+ContainerClient, never the share's listing; a container file unchanged since the previous snapshot
+(size, times, attributes, ACL) is not opened again: its folders are carried forward. A container
+that cannot be read in a snapshot (encrypted, damaged, not NTFS, parent missing) leaves that
+snapshot's tree empty and says why on the snapshot and the source, and stops no other source or
+snapshot.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import logging
 import re
 
 from django.conf import settings
+from django.db import transaction
 
 from restore import smb
-from restore.catalog.logic import diff_folder
+from restore.catalog.logic import Child, diff_folder
 from restore.catalog.rows import child_row
 from restore.catalog.walk import SnapshotBuild
 from restore.models.catalog import (
@@ -157,12 +160,18 @@ class ContainerSnapshotBuild(SnapshotBuild):
         super().__init__(source, snap, client, ACL_EVERY, owner, budget, on_folder)
 
     def _root(self):
+        gate, children = self._gate(self.client.container_file(self.at))
+        if self._unchanged(gate, children):
+            self._carry_forward()
+            return None
         try:
             folder = super()._root()
         except (ContainerUnreadable, smb.AccessDenied) as exc:
             self._unreadable(exc)
             folder = None
-        self._gate()
+        diff = diff_folder(children, self._open_rows(entry_ids=[gate.id]), compare_sd=True)
+        if diff.added or diff.changed or diff.removed:
+            self._apply(None, diff, {c.key: gate.path for c in children}, folder=None, digest=None)
         return folder
 
     def _fetch(self, path: str, with_sds: bool):
@@ -183,21 +192,38 @@ class ContainerSnapshotBuild(SnapshotBuild):
         CatalogSnapshot.objects.filter(id=self.snap.id).update(error=str(exc)[:2000])
         log.warning("catalog %s: the container cannot be read at %s: %s", self.source, self.snap.token, exc)
 
-    def _gate(self) -> None:
-        """The container file's row at n: its descriptor on the share (who may open the container then)."""
+    def _gate(self, found) -> tuple[CatalogEntry, list[Child]]:
+        """The container file's entry, and what it is at n (none, or one child: its size, times and
+        descriptor on the share, i.e. who may open the container then)."""
         base = self.source.path
         entry, _ = CatalogEntry.objects.get_or_create(
             source=self.source, path_key=path_key(base), is_dir=False,
             defaults={"path": base, "name": base.rpartition("\\")[2], "parent": None})
-        found = self.client.container_file(self.at)
-        children = []
-        if found is not None:
-            stat, sd = found
-            sha = self._hash_sds([base], {base: sd})[base]
-            children = [child_row(stat, entry.name, sha)]
-        diff = diff_folder(children, self._open_rows(entry_ids=[entry.id]), compare_sd=True)
-        if diff.added or diff.changed or diff.removed:
-            self._apply(None, diff, {c.key: base for c in children}, folder=None, digest=None)
+        if found is None:
+            return entry, []
+        stat, sd = found
+        return entry, [child_row(stat, entry.name, self._hash_sds([base], {base: sd})[base])]
+
+    def _unchanged(self, gate: CatalogEntry, children: list[Child]) -> bool:
+        """The container file is as catalogued at the previous snapshot (size, times, attributes, ACL) and
+        that snapshot was read whole: nothing inside can differ, so nothing inside is read again."""
+        if self.prev is None or len(children) != 1:
+            return False
+        if diff_folder(children, self._open_rows(entry_ids=[gate.id]), compare_sd=True).unchanged != 1:
+            return False
+        whole = CatalogSnapshot.objects.filter(source=self.source, index=self.prev, complete=True, error="")
+        listed = CatalogEntry.objects.filter(source=self.source, path_key=gate.path_key, is_dir=True,
+                                             listed_idx=self.prev)
+        return whole.exists() and listed.exists()
+
+    def _carry_forward(self) -> None:
+        """Every folder listed at the previous snapshot is listed at n as it was: its rows stay open."""
+        with transaction.atomic():
+            carried = CatalogEntry.objects.filter(source=self.source, is_dir=True, listed_idx=self.prev).update(
+                listed_idx=self.n)
+            seen = CatalogSnapshot.objects.values_list("objects_seen", flat=True).get(source=self.source,
+                                                                                      index=self.prev)
+            CatalogSnapshot.objects.filter(id=self.snap.id).update(folders_done=carried, objects_seen=seen)
 
 
 def problem(source: CatalogSource) -> str:

@@ -177,3 +177,43 @@ def test_unreadable_containers_say_why_and_break_neither_other_sources_nor_the_s
         answer = find(signed_in(who), "notes")
         assert answer["results"] == []
     assert as_search("alice", "report.docx").hits  # the others were built all the same
+
+
+def test_a_container_unchanged_since_the_previous_snapshot_is_not_read_again_and_the_catalog_is_the_same(
+        monkeypatch, history, bob):
+    """bob's container was last written before T1: T2 and T3 carry T1's folders forward without
+    opening it; alice's changes at every snapshot and is read at each. Either way the rows equal a
+    build that reads every snapshot."""
+    listed: list[tuple[str, str]] = []
+    list_dir = containers.ServiceReader.list_dir
+
+    def counting(self, share, path, at=None):
+        listed.append((self.base.path.split("\\")[0].rpartition("_")[2], at))
+        return list_dir(self, share, path, at)
+
+    monkeypatch.setattr(containers.ServiceReader, "list_dir", counting)
+    found = built("alice", "bob")
+    at = {token: CatalogSnapshot.objects.get(source=found[("bob", "profile-container")], token=token).at
+          for token in history}
+    t1, t2, t3 = history
+    assert {when for who, when in listed if who == "bob"} & {at[t2], at[t3]} == set()
+    assert {when for who, when in listed if who == "alice"} >= {at[t1], at[t2], at[t3]}
+
+    def dump(source) -> list[tuple]:
+        tokens = dict(CatalogSnapshot.objects.filter(source=source).values_list("index", "token"))
+        return sorted((path, is_dir, tokens[first], tokens.get(last), size, last_write, sha)
+                      for path, is_dir, first, last, size, last_write, sha in CatalogVersion.objects.filter(
+                          entry__source=source).values_list("entry__path", "entry__is_dir", "first_idx", "last_idx",
+                                                            "size", "last_write", "sd__sha256"))
+
+    for who in ("alice", "bob"):
+        source = found[(who, "profile-container")]
+        skipping = dump(source)
+        assert all(s.complete for s in CatalogSnapshot.objects.filter(source=source, token__in=history))
+        build.reset(source)
+        monkeypatch.setattr(containers.ContainerSnapshotBuild, "_unchanged", lambda self, gate, children: False)
+        assert not build.build_source(source.id).error
+        monkeypatch.undo()
+        assert dump(source) == skipping, who
+    bob_notes = hits(find(bob, "bob-notes"))[("profile-container", "Documents/bob-notes.txt")]
+    assert bob_notes["versions"][0]["snapshots"][-3:] == [t3, t2, t1]
