@@ -88,6 +88,19 @@ def delegation(samdb: SamDB, service_account: str) -> None:
         for attribute, values in extra.items():
             ldif += ["-", f"replace: {attribute}"] + [f"{attribute}: {v}" for v in values]
         samdb.modify_ldif("\n".join(ldif) + "\n")
+    ldap_spns(samdb)
+
+
+def ldap_spns(samdb: SamDB) -> None:
+    """The DC's ldap/<name> SPNs, which LDAP_AUTH=gssapi asks tickets for. A DC registers them itself
+    (samba_spnupdate, run by the dnsupdate service); this one is provisioned without DNS, so it does not."""
+    realm = samdb.domain_dns_name()
+    found = samdb.search(base=samdb.domain_dn(), expression="(sAMAccountName=DC1$)", attrs=["servicePrincipalName"])
+    have = {str(v).lower() for v in found[0].get("servicePrincipalName", [])}
+    wanted = [spn for spn in (f"ldap/dc1.{realm}", f"ldap/dc1.{realm}/{realm}", "ldap/DC1") if spn.lower() not in have]
+    if wanted:
+        samdb.modify_ldif("\n".join([f"dn: {found[0].dn}", "changetype: modify", "add: servicePrincipalName"]
+                                    + [f"servicePrincipalName: {spn}" for spn in wanted]) + "\n")
 
 
 def _account(samdb: SamDB, name: str) -> tuple[str, int]:

@@ -202,6 +202,13 @@ LDAP_USER_SEARCH_BASE = env.str("LDAP_USER_SEARCH_BASE", default="")
 LDAP_DOMAIN = env.str("LDAP_DOMAIN", default="")  # NetBIOS name, for DOMAIN\user sign-ins
 LDAP_UPN_SUFFIX = env.str("LDAP_UPN_SUFFIX", default="")  # for user@suffix sign-ins
 LDAP_TIMEOUT = env.int("LDAP_TIMEOUT", default=10)
+# How the portal's own lookups bind: simple (LDAP_BIND_DN + LDAP_BIND_PASSWORD) or gssapi (SASL GSSAPI,
+# Kerberos from the service account's keytab LDAP_KEYTAB, default SMB_KEYTAB; no password). People's
+# own sign-in is always a simple bind as them over LDAPS/StartTLS.
+LDAP_AUTH = env.str("LDAP_AUTH", default="simple")
+if LDAP_AUTH not in ("simple", "gssapi"):
+    raise ImproperlyConfigured(f"LDAP_AUTH must be simple or gssapi, not {LDAP_AUTH!r}.")
+LDAP_KEYTAB = env.str("LDAP_KEYTAB", default="")
 ROLE_USER_GROUP = env.str("ROLE_USER_GROUP", default="")  # empty: Domain Users of the domain
 ROLE_HELPDESK_GROUP = env.str("ROLE_HELPDESK_GROUP", default="")
 ROLE_AUDITOR_GROUP = env.str("ROLE_AUDITOR_GROUP", default="")

@@ -79,7 +79,7 @@ class ActiveDirectoryBackend(ModelBackend):
         if not view.roles:
             note_failure(request, "not a portal user", "Your account is not allowed to use this portal.")
             return None
-        user = PasswordCheck().authenticate(request, view.person.username, password)
+        user = PasswordCheck().authenticate(request, view.person.username, password, dn=view.person.dn)
         if user is None:
             note_failure(request, "wrong password")
             return None

@@ -7,7 +7,8 @@ user that stands for the AD account (created at the first sign-in, user name in 
 
 from __future__ import annotations
 
-from django_auth_ldap.backend import LDAPBackend
+from django.conf import settings
+from django_auth_ldap.backend import LDAPBackend, _LDAPUser
 from django_auth_ldap.config import LDAPSettings
 
 from restore.directory.ldap import auth_ldap_settings
@@ -24,3 +25,12 @@ class PasswordCheck(LDAPBackend):
 
     def ldap_to_django_username(self, username):
         return username.lower()
+
+    def authenticate(self, request, username=None, password=None, dn=None, **kwargs):
+        """With LDAP_AUTH=gssapi the person's DN (already found by the portal's Kerberos lookup) is
+        used as it is: django-auth-ldap has no service password to search for it with."""
+        if dn is None or getattr(settings, "LDAP_AUTH", "simple") != "gssapi" or not username or not password:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        person = _LDAPUser(self, username=username.strip(), request=request)
+        person._user_dn = dn  # django-auth-ldap's cache of the DN it would have searched for
+        return self.authenticate_ldap_user(person, password)

@@ -3,15 +3,28 @@
 Everything here binds over LDAPS or StartTLS with the server certificate verified
 against ``LDAP_CA_FILE``; a plain simple bind is never attempted. The rest of the
 application speaks our own types (:class:`DirectoryUser`) and never imports ``ldap``.
+
+The portal's own lookups bind as its service account: with its password (LDAP_AUTH=simple), or
+with LDAP_AUTH=gssapi by SASL GSSAPI (Kerberos) from its keytab, no password at all. A Kerberos bind
+inside TLS carries the TLS channel binding (what AD's and Samba's "channel binding" enforcement
+checks) and no SASL sign/seal (refused inside TLS); it names the server by its DNS name
+(SMB_KERBEROS_HOSTNAMES maps an address in LDAP_URI to it), since the ticket is for ldap/<name>.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
-import ldap
-import ldap.filter
-from django.conf import settings
+# libldap reads its SASL channel-binding default from the environment once, when first used in the
+# process: set before any connection. Only SASL binds use it (LDAP_AUTH=gssapi); simple binds do not.
+os.environ.setdefault("LDAPSASL_CBINDING", "tls-endpoint")
+
+import ldap  # noqa: E402
+import ldap.filter  # noqa: E402
+import ldap.sasl  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from restore.nt.descriptors import SecurityDescriptorError, sid_from_bytes
 
@@ -110,7 +123,32 @@ def auth_ldap_settings() -> dict:
         "USER_ATTR_MAP": {"first_name": "givenName", "last_name": "sn", "email": "mail"},
         "ALWAYS_UPDATE_USER": True,
         "PERMIT_EMPTY_PASSWORD": False,
+        # LDAP_AUTH=gssapi: no service password to search with; the person's DN is known (backends.py)
+        # and their own bind reads their attributes.
+        "BIND_AS_AUTHENTICATING_USER": getattr(settings, "LDAP_AUTH", "simple") == "gssapi",
     }
+
+
+def kerberos_uri(uri: str) -> str:
+    """LDAP_URI with the server named as in its SPN (ldap/<name>): an address or short name mapped by
+    SMB_KERBEROS_HOSTNAMES; the name must resolve to the same server."""
+    parts = urlsplit(uri)
+    names = getattr(settings, "SMB_KERBEROS_HOSTNAMES", {}) or {}
+    host = names.get((parts.hostname or "").lower())
+    if not host:
+        return uri
+    return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+
+
+def _kerberos_environment() -> None:
+    """Where the SASL GSSAPI client finds its key and keeps its tickets: the keytab (LDAP_KEYTAB, else
+    SMB_KEYTAB) as MIT Kerberos's client keytab, tickets in a memory cache of this process (never the
+    machine's shared default file cache) unless KRB5CCNAME says otherwise."""
+    keytab = getattr(settings, "LDAP_KEYTAB", "") or getattr(settings, "SMB_KEYTAB", "")
+    if not keytab:
+        raise DirectoryError("LDAP_AUTH=gssapi needs the service account's keytab: set LDAP_KEYTAB (or SMB_KEYTAB).")
+    os.environ["KRB5_CLIENT_KTNAME"] = keytab
+    os.environ.setdefault("KRB5CCNAME", "MEMORY:vdiprotect-ldap")
 
 
 def assert_secure_uri(uri: str, start_tls: bool) -> None:
@@ -130,18 +168,38 @@ class Directory:
 
     def __enter__(self) -> "Directory":
         assert_secure_uri(settings.LDAP_URI, settings.LDAP_START_TLS)
+        kerberos = self._service_by_kerberos()
+        uri = kerberos_uri(settings.LDAP_URI) if kerberos else settings.LDAP_URI
         try:
-            conn = ldap.initialize(settings.LDAP_URI)
+            conn = ldap.initialize(uri)
+            if kerberos:
+                conn.set_option(ldap.OPT_X_SASL_NOCANON, 1)  # the ticket is for ldap/<the name in the URI>
+                conn.set_option(ldap.OPT_X_SASL_SSF_MAX, 0)  # TLS protects it; sign/seal inside TLS is refused
             configure_tls(conn)
             if settings.LDAP_START_TLS:
                 conn.start_tls_s()
-            conn.simple_bind_s(self.bind_dn, self.password)
+            if kerberos:
+                _kerberos_environment()
+                conn.sasl_interactive_bind_s("", ldap.sasl.gssapi())
+            else:
+                conn.simple_bind_s(self.bind_dn, self.password)
         except ldap.INVALID_CREDENTIALS as exc:
+            if kerberos:
+                raise DirectoryError(f"the Kerberos (GSSAPI) bind to {uri} was refused: {_ldap_message(exc)}. "
+                                     f"Check LDAP_KEYTAB and that the server checks TLS channel bindings "
+                                     f"(LDAPSASL_CBINDING=tls-endpoint)") from exc
             raise InvalidCredentials(str(exc)) from exc
         except ldap.LDAPError as exc:
-            raise DirectoryError(f"cannot bind to {settings.LDAP_URI}: {_ldap_message(exc)}") from exc
+            hint = (" (Kerberos: LDAP_KEYTAB, KRB5_CONFIG, the ldap/<name> SPN of the domain controller and "
+                    "SMB_KERBEROS_HOSTNAMES for an address in LDAP_URI)") if kerberos else ""
+            raise DirectoryError(f"cannot bind to {uri}: {_ldap_message(exc)}{hint}") from exc
         self.conn = conn
         return self
+
+    def _service_by_kerberos(self) -> bool:
+        """The service account's own bind, with LDAP_AUTH=gssapi: Kerberos. A person's is always simple."""
+        return (getattr(settings, "LDAP_AUTH", "simple") == "gssapi" and self.bind_dn == settings.LDAP_BIND_DN
+                and self.password == settings.LDAP_BIND_PASSWORD)
 
     def __exit__(self, *exc_info) -> None:
         if self.conn is not None:

@@ -105,7 +105,7 @@ def _members(job: RestoreJob, context: audit.Context, sent: _Sent) -> Iterator[b
             root = roots.get(item.root)
             try:
                 content = pv.open_content(token, root, item.path, smb.Snapshot.from_token(item.at)) if root else None
-            except (roots_.NotFound, smb.NotFound):
+            except (roots_.NotFound, smb.NotFound, smb.AccessDenied):  # AccessDenied: the file server refused
                 content = None
             if content is None:
                 why = "the person may no longer read it in that snapshot; it is not in the zip"

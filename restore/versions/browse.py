@@ -301,9 +301,28 @@ def open_content(token: Token, root: Root, path: str, at: smb.Snapshot | None) -
     where = location(root, path)
     client = client_for(root, token)
     entry = require_visible(client, where, token, at, want_dir=False)
+    handle = client.open_read(where.share, where.path, at=_when(at))  # now: a refusal is told before any byte
+    return Content(entry=entry, name=paths.name_of(where.path), chunks=_Chunks(handle))
 
-    def chunks():
-        with client.open_read(where.share, where.path, at=_when(at)) as handle:
-            yield from handle.iter_chunks(CHUNK)
 
-    return Content(entry=entry, name=paths.name_of(where.path), chunks=chunks())
+class _Chunks:
+    """A file's bytes in chunks; its handle is closed when they are exhausted, fail, or are closed
+    (also when never started: a response that is not sent still gives the handle back)."""
+
+    def __init__(self, handle):
+        self._handle, self._chunks = handle, None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._handle.iter_chunks(CHUNK)
+        try:
+            return next(self._chunks)
+        except BaseException:  # StopIteration included: done either way
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._handle.close()

@@ -27,3 +27,14 @@ def alice_in_area(alice, area):
 
     give_root("alice", area)
     return alice
+
+
+@pytest.fixture
+def delegation(settings, testenv):
+    """SMB_AUTH=kerberos-delegation for this test (tests/support/people.py), refusing what cannot be
+    delegated (set ``SMB_DELEGATION_FALLBACK`` on it to change that); sessions and tickets forgotten after."""
+    from tests.support.people import forget_sessions, use_delegation
+
+    use_delegation(settings, testenv)
+    yield settings
+    forget_sessions()

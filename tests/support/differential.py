@@ -35,6 +35,7 @@ from restore.nt.constants import (
     SE_SELF_RELATIVE,
 )
 from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor, parse_security_descriptor
+from tests.support import people
 
 SHARE = "data"
 SERVER = "127.0.0.1"
@@ -255,12 +256,9 @@ class Lab:
     def __init__(self, testenv, *, parents: dict[str, Callable[[Sids], tuple[Ace, ...]]]):
         self.testenv = testenv
         self.sids, self.tokens = resolve_sids(testenv["TESTENV_BASE_DN"])
-        self.admin = smb.client_for(SERVER, smb.Credentials("Administrator", testenv["TESTENV_ADMIN_PASSWORD"],
-                                                            testenv.domain, auth="ntlm"))
+        self.admin = people.client(testenv, "Administrator", testenv["TESTENV_ADMIN_PASSWORD"])
         self.service = smb.client_for(SERVER)
-        self.people = {name: smb.client_for(SERVER, smb.Credentials(name, testenv.password, testenv.domain,
-                                                                    auth="ntlm"))
-                       for name in CHARACTERS}
+        self.people = {name: people.client(testenv, name) for name in CHARACTERS}
         self.root = f"differential-{secrets.token_hex(4)}"
         self.parent_sds: dict[str, SecurityDescriptor] = {}
         self._parents = parents

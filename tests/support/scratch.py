@@ -16,6 +16,7 @@ from pathlib import Path
 
 from restore import smb
 from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
+from tests.support import people
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = "127.0.0.1"
@@ -42,7 +43,7 @@ class ScratchArea:
         self.testenv = testenv
         self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.svc = smb.client_for(SERVER)
-        self.alice = smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+        self.alice = people.client(testenv, "alice")  # her password, in the test domain's protocol
         self.sids = {n: sid_of(testenv, n) for n in ("alice", "bob", "VDI Restore Service")}
         self.snapshots: list[str] = []
 

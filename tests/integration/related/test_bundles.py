@@ -23,12 +23,11 @@ from restore.nt.descriptors import SecurityDescriptor, build_security_descriptor
 from restore.related import bundles
 from restore.related import rules as related
 from restore.versions.roots import NotFound
+from tests.support import people
 from tests.support.history import (CASES, CODE, FF, FOLDER_OF, SHARE_OF, SIG, T1, T2, T3, generation, on_disk, sha,
                                    stream_bytes)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
-
-SERVER = "127.0.0.1"
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -245,7 +244,7 @@ def test_a_related_file_alice_cannot_read_is_listed_as_skipped_with_the_reason(t
     for suffix in ("", "-journal", "-wal"):
         _write(svc, f"{folder}\\db.sqlite{suffix}", f"db{suffix}".encode())
     _deny_alice(svc, f"{folder}\\db.sqlite-wal")
-    alice_smb = smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+    alice_smb = people.client(testenv, "alice")
     with pytest.raises(smb.AccessDenied):  # Samba agrees: alice may not read it
         alice_smb.try_open("data", f"{folder}\\db.sqlite-wal", 0x120089)
 

@@ -20,6 +20,7 @@ from restore.models import JobState, Phase, RestoreJob
 from restore.restores import runner as copying
 from restore.smb import fastpath, servercopy, wire
 from restore.smb import pool as pool_module
+from tests.support import people
 from tests.support.scratch import SERVER, SHARE, ScratchArea
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
@@ -133,7 +134,7 @@ def lock(handle, offset: int, length: int) -> None:
 
 
 def test_a_read_error_mid_stream_fails_the_copy_and_leaves_no_target(area, svc, testenv):
-    alice = smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+    alice = people.client(testenv, "alice")
     target = area.path("Restored\\half.bin")
     with alice.open_read(SHARE, area.path("big.bin"), at_of(area)) as holder:
         lock(holder, 12 * MIB, 1)  # the middle of the file: the reads before it succeed
@@ -150,7 +151,7 @@ def test_a_restore_whose_source_read_fails_half_way_fails_clearly_with_nothing_l
         "items": [{"root": "scratch", "path": "big.bin", "at": area.snapshots[0]}], "mode": "to_folder",
         "target": {"root": "scratch", "path": "Restored"}}, content_type="application/json")
     assert response.status_code == 201, response.content
-    alice = smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+    alice = people.client(testenv, "alice")
     with alice.open_read(SHARE, area.path("big.bin"), at_of(area)) as holder:
         lock(holder, 20 * MIB, 1)
         assert copying.run_job(response.json()["id"]) == JobState.PARTIAL

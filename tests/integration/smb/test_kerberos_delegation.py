@@ -7,48 +7,17 @@ and an open that the file's ACL does not allow the person is refused there, what
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
 from restore import smb
 from restore.smb import kerberos
 from restore.smb import pool as pool_module
+from tests.support.people import server_sessions, uid_of
 from tests.support.scratch import ScratchArea
 
 pytestmark = [pytest.mark.samba]
 
 SERVER = "127.0.0.1"
-
-
-@pytest.fixture
-def delegation(settings, testenv):
-    settings.SMB_AUTH = "kerberos-delegation"
-    settings.SMB_KEYTAB = testenv["TESTENV_KEYTAB"]
-    settings.SMB_REALM = testenv.realm
-    settings.SMB_KERBEROS_HOSTNAMES = {SERVER: testenv["TESTENV_DC_NAME"]}
-    settings.SMB_DELEGATION_FALLBACK = "refuse"
-    smb.reset_pool()
-    kerberos.forget_tickets()
-    yield settings
-    smb.reset_pool()
-    kerberos.forget_tickets()
-
-
-def uid_of(testenv, username: str) -> int:
-    out = subprocess.run(["wbinfo", "-i", f"{testenv.domain}\\{username}"], capture_output=True, text=True,
-                         check=True).stdout
-    return int(out.split(":")[2])
-
-
-def server_sessions(testenv, client: smb.Client) -> list[dict]:
-    """The sessions the file server holds on this client's connection (matched by our socket's port)."""
-    connection = pool_module.get_pool().connection_for(SERVER, client.options)
-    port = connection.transport._sock.getsockname()[1]
-    out = subprocess.run(["smbstatus", "-s", testenv["TESTENV_SMB_CONF"], "-b", "--json"], capture_output=True,
-                         text=True, check=True).stdout
-    return [s for s in json.loads(out).get("sessions", {}).values() if s["hostname"].endswith(f":{port}")]
 
 
 def test_alices_session_is_alice_on_the_file_server(delegation, testenv):
@@ -57,7 +26,7 @@ def test_alices_session_is_alice_on_the_file_server(delegation, testenv):
     assert "Documents" in names
     session = pool_module.get_pool().session_for(SERVER, client.options, client.credentials)
     assert session is not None
-    uids = {s["uid"] for s in server_sessions(testenv, client)}
+    uids = {s["uid"] for s in server_sessions(testenv, client.options)}
     assert uid_of(testenv, "alice") in uids
     assert uid_of(testenv, testenv["TESTENV_SERVICE_ACCOUNT"]) not in uids  # nothing else on it went as svc
 
@@ -81,7 +50,7 @@ def test_bob_reads_as_bob_and_not_alices_files(delegation, testenv):
     assert as_bob.list_dir("data", "bob") is not None
     with pytest.raises(smb.AccessDenied):
         as_bob.list_dir("data", "alice\\Documents")
-    assert uid_of(testenv, "bob") in {s["uid"] for s in server_sessions(testenv, as_bob)}
+    assert uid_of(testenv, "bob") in {s["uid"] for s in server_sessions(testenv, as_bob.options)}
 
 
 def test_a_sensitive_account_is_told_it_cannot_be_delegated(delegation):
@@ -107,7 +76,7 @@ def test_people_sessions_are_logged_off_when_idle(delegation, testenv):
     assert pool.session_for(SERVER, as_alice.options, as_alice.credentials) is not None
     smb.client_for(SERVER).list_dir("data", "")  # any later use sweeps idle sessions
     assert pool.session_for(SERVER, as_alice.options, as_alice.credentials) is None
-    assert uid_of(testenv, "alice") not in {s["uid"] for s in server_sessions(testenv, as_alice)}
+    assert uid_of(testenv, "alice") not in {s["uid"] for s in server_sessions(testenv, as_alice.options)}
 
 
 def test_tickets_are_reused_until_they_expire(delegation):

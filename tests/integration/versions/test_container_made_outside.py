@@ -17,6 +17,7 @@ import pytest
 from restore import smb
 from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
 from restore.versions.container_client import forget_all
+from tests.support import people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba, pytest.mark.containers]
 
@@ -78,7 +79,7 @@ def bobs_own(testenv, tmp_path, settings):
 
     bob, alice = look_up("bob"), look_up("alice")
     folder = f"bob_{bob.person.sid}"
-    as_bob = smb.client_for("127.0.0.1", smb.Credentials("bob", testenv.password, testenv.domain, "ntlm"))
+    as_bob = people.client(testenv, "bob")
     as_bob.mkdir("fslogix", folder)
     tokens = []
     try:

@@ -18,17 +18,17 @@ from restore.nt.descriptors import parse_security_descriptor
 from restore.smb import randomaccess
 from restore.versions import containers
 from restore.versions.containers import remote
+from tests.support import people
 
 pytestmark = [pytest.mark.samba, pytest.mark.containers]
 
-SERVER = "127.0.0.1"
 SHARE = "fslogix"
 NOTES = "Profile\\Documents\\notes.txt"
 LINES = ["Notes\n", "- call the bank\n", "- book the venue\n", "- send invoices\n", "- lunch\n"]
 
 
 def as_user(testenv, who: str) -> smb.Client:
-    return smb.client_for(SERVER, smb.Credentials(who, testenv.password, testenv.domain, "ntlm"))
+    return people.client(testenv, who)
 
 
 def folder_of(svc: smb.Client, who: str) -> str:

@@ -1,0 +1,74 @@
+"""People on the test file server: their own SMB credentials, in the test domain's protocol, and the
+server's own view of whose sessions are open (smbstatus) for the Kerberos delegation tests.
+
+The protocol is the test domain's SMB_AUTH_PROTOCOL (.testenv/env): ``ntlm`` normally, ``kerberos``
+when the domain was built with NTLM disabled (``scripts/testenv up --no-ntlm``), so every test that
+signs a person in over SMB works either way.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from restore import smb
+from restore.smb import kerberos
+from restore.smb import pool as pool_module
+
+SERVER = "127.0.0.1"
+
+
+def protocol(testenv) -> str:
+    """ntlm | kerberos | negotiate: how the test domain wants people to sign in over SMB."""
+    return testenv.facts.get("SMB_AUTH_PROTOCOL", "ntlm") or "ntlm"
+
+
+def credentials(testenv, username: str, password: str | None = None) -> smb.Credentials:
+    """``username``'s own credentials (their password; the test domain's protocol)."""
+    password = testenv.password if password is None else password
+    if protocol(testenv) == "kerberos":
+        return smb.Credentials(f"{username}@{testenv.realm}", password, auth="kerberos")
+    return smb.Credentials(username, password, testenv.domain, protocol(testenv))
+
+
+def client(testenv, username: str, password: str | None = None, server: str = SERVER) -> smb.Client:
+    """An SMB client signed in as ``username`` with their password."""
+    return smb.client_for(server, credentials(testenv, username, password))
+
+
+def use_delegation(settings, testenv, fallback: str = "refuse") -> None:
+    """SMB_AUTH=kerberos-delegation against the test domain (its keytab, realm, cifs/ host name)."""
+    settings.SMB_AUTH = "kerberos-delegation"
+    settings.SMB_KEYTAB = testenv["TESTENV_KEYTAB"]
+    settings.SMB_REALM = testenv.realm
+    settings.SMB_KERBEROS_HOSTNAMES = {SERVER: testenv["TESTENV_DC_NAME"]}
+    settings.SMB_DELEGATION_FALLBACK = fallback
+    forget_sessions()
+
+
+def forget_sessions() -> None:
+    """No pooled session nor cached ticket survives into the next test."""
+    smb.reset_pool()
+    kerberos.forget_tickets()
+
+
+def uid_of(testenv, username: str) -> int:
+    """The Unix uid winbind maps ``username`` to: what smbstatus reports for that person's session."""
+    out = subprocess.run(["wbinfo", "-i", f"{testenv.domain}\\{username}"], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.split(":")[2])
+
+
+def server_sessions(testenv, options: pool_module.Options | None = None) -> list[dict]:
+    """The sessions the file server holds on this process's pooled connection to it (matched by our
+    socket's port), as ``smbstatus --json`` reports them."""
+    connection = pool_module.get_pool().connection_for(SERVER, options or smb.settings_options())
+    port = connection.transport._sock.getsockname()[1]
+    out = subprocess.run(["smbstatus", "-s", testenv["TESTENV_SMB_CONF"], "-b", "--json"], capture_output=True,
+                         text=True, check=True).stdout
+    return [s for s in json.loads(out).get("sessions", {}).values() if s["hostname"].endswith(f":{port}")]
+
+
+def session_uids(testenv) -> set[int]:
+    """The uids of the sessions the file server holds on our pooled connection."""
+    return {s["uid"] for s in server_sessions(testenv)}
