@@ -29,10 +29,10 @@ class CatalogSnapshotInline(admin.TabularInline):
 
 @admin.register(CatalogSource)
 class CatalogSourceAdmin(admin.ModelAdmin):
-    list_display = ("unc", "enabled", "done", "waiting", "last_run_at", "lease_until", "last_error")
-    list_filter = ("enabled",)
-    fields = ("server", "share", "path", "enabled", "last_run_at", "lease_owner", "lease_until", "last_error")
-    readonly_fields = ("last_run_at", "lease_owner", "lease_until", "last_error")
+    list_display = ("unc", "kind", "enabled", "done", "waiting", "last_run_at", "lease_until", "last_error")
+    list_filter = ("enabled", "kind")
+    fields = ("server", "share", "path", "kind", "enabled", "last_run_at", "lease_owner", "lease_until", "last_error")
+    readonly_fields = ("kind", "last_run_at", "lease_owner", "lease_until", "last_error")  # containers: found
     inlines = [CatalogSnapshotInline]
     actions = ["build_now", "catalogue_again"]
 

@@ -90,9 +90,9 @@ def _containers_of(template: str) -> list[Unc]:
     at = next((i for i, part in enumerate(parts) if _VARIABLE.search(part)), None)
     if at is None:
         return [unc]
-    patterns = [_pattern(parts[at])]
+    patterns = [folder_pattern(parts[at])]
     if parts[at].upper() in ("%SID%_%USERNAME%", "%USERNAME%_%SID%"):
-        patterns.append(_pattern("_".join(reversed(parts[at].split("_")))))
+        patterns.append(folder_pattern("_".join(reversed(parts[at].split("_")))))
     out = []
     for entry in smb.client_for(unc.server).list_dir(unc.share, "\\".join(parts[:at])):
         found = next((m for p in patterns if entry.is_dir and (m := p.match(entry.name))), None)
@@ -105,7 +105,9 @@ def _containers_of(template: str) -> list[Unc]:
     return out
 
 
-def _pattern(component: str) -> re.Pattern:
+def folder_pattern(component: str) -> re.Pattern:
+    """A regular expression for folder names made by a template's component (``%SID%_%USERNAME%``):
+    each variable a named group (``SID``, ``USERNAME``, ``USERDOMAIN``), the rest literal, any case."""
     out, seen, pos = [], set(), 0
     for v in _VARIABLE.finditer(component):
         name = v.group(1).upper()

@@ -99,6 +99,8 @@ def test_alice_finds_a_file_deleted_from_her_container_in_the_snapshots_that_hel
     assert hit["url"] == "/roots/profile-container/file?path=Documents%2Freport.docx"
     timeline = alice.get("/api/v1/roots/profile-container/versions", {"path": "Documents/report.docx"})
     assert timeline.status_code == 200  # the link leads to the file's timeline, read from the container
+    page = alice.get("/search/", {"q": "report.docx"}).content.decode()
+    assert 'href="/roots/profile-container/file?path=Documents%2Freport.docx"' in page and "deleted since" in page
     folder = hits(find(alice, "Old Project", root="profile-container"))[("profile-container", "Documents/Old Project")]
     assert folder["kind"] == "folder" and folder["exists_live"] is False and folder["last_seen"] == t1
     notes = hits(find(alice, "notes.txt", root="profile-container"))[("profile-container", "Documents/notes.txt")]
@@ -164,7 +166,8 @@ def test_the_office_container_is_searched_as_a_root_of_its_own(alice):
     assert found and all(root == "office-container" for root, _ in found)
 
 
-def test_unreadable_containers_say_why_and_break_neither_other_sources_nor_the_search(signed_in, history):
+def test_unreadable_containers_say_why_and_break_neither_other_sources_nor_the_search(signed_in, history, client,
+                                                                                    django_user_model):
     found = discovered()
     for who in ("helpdesk1", "admin1", "alice"):
         outcome = build.build_source(found[(who, "profile-container")].id)
@@ -177,6 +180,9 @@ def test_unreadable_containers_say_why_and_break_neither_other_sources_nor_the_s
         answer = find(signed_in(who), "notes")
         assert answer["results"] == []
     assert as_search("alice", "report.docx").hits  # the others were built all the same
+    client.force_login(django_user_model.objects.create_superuser("root-admin", "", "a-long-admin-password-1"))
+    page = client.get(f"/admin/restore/catalogsource/{found[('admin1', 'profile-container')].id}/change/")
+    assert page.status_code == 200 and "damaged" in page.content.decode() and "profile-container" in page.content.decode()
 
 
 def test_a_container_unchanged_since_the_previous_snapshot_is_not_read_again_and_the_catalog_is_the_same(
