@@ -17,7 +17,13 @@ The file lives in the `scratch` share (a snapshot of its own); targets are delet
 round. Median and min of --rounds, in seconds, and throughput (of the file's size). The peak RSS
 of this process is printed too (constant memory: it does not grow with --size-mib).
 
+--rss is the memory check instead: one streamed restore (the path a restore across servers and the
+zip download take) of a --size-mib file, printing this process's peak RSS before and after. The
+file is sparse (written over SMB as one byte at its end), so the disk holds only the copy; Samba
+reads holes faster than data, which makes the copy quicker, not its buffers fewer.
+
     scripts/bench restore [--size-mib 1024] [--rounds 3]
+    scripts/bench restore --rss --size-mib 10240
 """
 
 from __future__ import annotations
@@ -72,7 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rss", action="store_true", help="the memory check: one streamed copy, peak RSS")
     args = parser.parse_args()
+    if args.rss:
+        return memory_check(args.size_mib)
     size = args.size_mib * 1024 * 1024
     live = Path(os.environ["TESTENV_SHARE_SCRATCH_PATH"])
     snapdir = Path(os.environ["TESTENV_SHARE_SCRATCH_SNAPDIR"])
@@ -121,9 +130,7 @@ def main() -> None:
             local_target.unlink()
     finally:
         local.unlink(missing_ok=True)
-        subprocess.run(["rm", "-rf", str(live / folder)], check=False)
-        subprocess.run(["chmod", "-R", "u+w", str(snapdir / token)], check=False)
-        subprocess.run(["rm", "-rf", str(snapdir / token)], check=False)
+        remove(live / folder, snapdir / token)
     print(f"restore of {args.size_mib} MiB from a snapshot, {args.rounds} rounds, Samba on loopback "
           f"({os.cpu_count()} cores); server-side copy by {', '.join(sorted(methods))}")
     print(f"{'method':<18} {'median s':>9} {'min s':>7} {'MiB/s':>7}  vs peer (median)")
@@ -132,7 +139,42 @@ def main() -> None:
         peer = PEERS.get(name)
         versus = f"  {medians[peer] / medians[name]:.2f}x {peer}" if peer else ""
         print(f"{name:<18} {medians[name]:9.2f} {min(times):7.2f} {args.size_mib / medians[name]:7.0f}{versus}")
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
+    print(f"peak RSS of this process: {peak_rss_mib()} MiB")
+
+
+def remove(folder: Path, snapshot: Path) -> None:
+    """The run's live folder and its snapshot (read-only until made writable again)."""
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+    subprocess.run(["chmod", "-R", "u+w", str(snapshot)], check=False)
+    subprocess.run(["rm", "-rf", str(snapshot)], check=False)
+
+
+def peak_rss_mib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def memory_check(size_mib: int) -> None:
+    """One streamed restore of a sparse ``size_mib`` file from its snapshot; peak RSS before and after."""
+    live = Path(os.environ["TESTENV_SHARE_SCRATCH_PATH"])
+    snapdir = Path(os.environ["TESTENV_SHARE_SCRATCH_SNAPDIR"])
+    folder = f"bench-rss-{uuid.uuid4().hex[:6]}"
+    svc = smb.client_for("127.0.0.1")
+    svc.mkdir(SHARE, folder)
+    source, target = f"{folder}\\large.vhdx", f"{folder}\\restored.vhdx"
+    with svc.create_file(SHARE, source) as handle:
+        handle.write(size_mib * 1024 * 1024 - 1, b"\x00")
+    token = take_snapshot()
+    try:
+        before = peak_rss_mib()
+        seconds = timed(lambda: copying._streamed_copy(svc, SHARE, source, smb.Snapshot.from_token(token).at, svc,
+                                                       SHARE, target, None))
+        copied = (live / folder / "restored.vhdx").stat().st_size
+        assert copied == size_mib * 1024 * 1024, copied
+    finally:
+        remove(live / folder, snapdir / token)
+    print(f"streamed restore of {size_mib} MiB (sparse source) from a snapshot: {seconds:.1f} s, "
+          f"{size_mib / seconds:.0f} MiB/s; {settings.SMB_IO_SIZE >> 20} MiB requests, {settings.SMB_IO_DEPTH} in flight")
+    print(f"peak RSS of this process: {before} MiB before the copy, {peak_rss_mib()} MiB after")
 
 
 if __name__ == "__main__":

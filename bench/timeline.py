@@ -11,9 +11,9 @@ the file exist then, with which size and last-write time, and what was its ACL t
               its security descriptor, close; the next one only after the answer.
 cold: a new SMB connection and session and no cached snapshot list; warm: both reused.
 rtt: 0 is plain loopback; other values put bench/slowlink.py (a delaying TCP proxy) between client
-and Samba, as a LAN or WAN would be. The proxy runs in this process (two threads per direction that
-hold each received block for rtt/2), so its own work competes with ours for the GIL: both columns
-pay that, and it makes the figures a little pessimistic.
+and Samba, as a LAN or WAN would be. The proxy runs in a process of its own (two threads per
+direction that hold each received block for rtt/2), so that, as on a real network, its work does
+not compete with the client's threads for the GIL; it still takes CPU from the same two cores.
 
     scripts/bench timeline            (README: "Benchmarks")
 """
@@ -25,6 +25,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,6 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 
-from bench.slowlink import SlowLink  # noqa: E402
 from restore import smb  # noqa: E402
 from restore.accounts import identity
 from restore.nt.access import FILE_ALL_ACCESS  # noqa: E402
@@ -123,8 +123,8 @@ def main() -> None:
     for n in args.snapshots:
         prepare(n, view.person.sid)
         for rtt in args.rtt_ms:
-            link = SlowLink(delay=rtt / 2000) if rtt else None
-            settings.SMB_PORT = link.port if link else 445
+            link = slow_link(rtt / 2000) if rtt else None
+            settings.SMB_PORT = int(link.stdout.readline()) if link else 445
             rows = ours(view.token, root)
             assert rows == -(-n // 8), rows  # one row per distinct version; the live copy equals the newest
             for cold in (True, False):
@@ -136,9 +136,18 @@ def main() -> None:
             smb.reset_pool()
             settings.SMB_PORT = 445
             if link:
-                link.close()
+                link.stdin.close()  # the proxy's process ends
+                link.wait()
     print(f"(median of {args.rounds} rounds each; Samba {samba_version()} on loopback, "
           f"{os.cpu_count()} cores)")
+
+
+def slow_link(delay: float) -> subprocess.Popen:
+    """bench/slowlink.py in a process of its own; it prints its port and runs until its stdin closes."""
+    code = ("import sys; from bench.slowlink import SlowLink; link = SlowLink(delay=float(sys.argv[1])); "
+            "print(link.port, flush=True); sys.stdin.read()")
+    return subprocess.Popen([sys.executable, "-c", code, str(delay)], cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def samba_version() -> str:
