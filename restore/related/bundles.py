@@ -154,7 +154,7 @@ def bundle(token: Token, root: Root, path: str, at: smb.Snapshot | None, *, rule
             if sd is None:
                 continue  # gone between the listing and the check: not in this snapshot
             readable = pv.may_read(sd, token, hit.is_dir)
-            unknown = isinstance(sd, smb.Unreadable)
+            unknown = isinstance(sd, smb.Unreadable) and not smb.delegating()  # delegated: the server's "no"
             if not readable and not named:
                 hidden += unknown
                 continue  # found by a wildcard: a name the person may not read is not shown

@@ -148,6 +148,8 @@ def require_visible(client, where: Unc, token: Token, snapshot, *, want_dir: boo
     except smb.NotFound:
         raise NotFound("not found") from None
     except smb.AccessDenied as exc:
+        if smb.delegating():  # the person's own session: the server itself refused them (audited as denied)
+            raise NotFound("not found", denied=True) from None
         log.info("hidden, %s: %s", UNREADABLE_REASON, exc)
         raise NotFound("not found") from None
     if want_dir is not None and entry.is_dir != want_dir:
