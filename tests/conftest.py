@@ -27,6 +27,18 @@ END_USERS = ("alice", "bob", "carol")
 CHARACTERS = END_USERS + ("helpdesk1", "auditor1")
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in LANGUAGE_CODE: a request through the test client leaves the language it chose
+    (Accept-Language: de) active in the thread, and text made outside a request (the catalog's progress,
+    a service's message) would follow it into the next test."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
     """KEY='value' lines as written by scripts/testenv (shell quoting)."""
     facts = {}

@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
@@ -141,7 +142,7 @@ class AuditExportView(APIView):
     def get(self, request):
         kind = request.query_params.get("format", "")
         if kind not in self.FORMATS:
-            raise exceptions.ValidationError({"detail": "format must be csv or json."})
+            raise exceptions.ValidationError({"detail": _("format must be csv or json.")})
         query = valid_query(request)
         last_id = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
         events = query.events().filter(id__lte=last_id).order_by("id")

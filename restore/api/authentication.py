@@ -15,6 +15,7 @@ credentials with every request to the portal, also from another site's form. So:
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.http import is_same_domain
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -39,14 +40,15 @@ def cross_site_refusal(request) -> str:
     """Why an unsafe request must not be served on HTTP Basic credentials, or '' when it may."""
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site.lower() not in SAME_SITE_VALUES:
-        return (f"This request was sent by another web site (Sec-Fetch-Site: {site[:40]}); the portal does not "
-                "accept changes sent with HTTP Basic credentials from other sites. Use the portal's pages, "
-                "or call the API from a script.")
+        return gettext("This request was sent by another web site (Sec-Fetch-Site: %(site)s); the portal does "
+                       "not accept changes sent with HTTP Basic credentials from other sites. Use the portal's "
+                       "pages, or call the API from a script.") % {"site": site[:40]}
     origin = request.headers.get("Origin")
     if origin is not None and not _origin_trusted(request, origin):
-        return (f"This request was sent from {origin[:100]}, which is not the portal (nor in "
-                "CSRF_TRUSTED_ORIGINS); the portal does not accept changes sent with HTTP Basic credentials "
-                "from other sites. Use the portal's pages, or call the API from a script.")
+        return gettext("This request was sent from %(origin)s, which is not the portal (nor in "
+                       "CSRF_TRUSTED_ORIGINS); the portal does not accept changes sent with HTTP Basic "
+                       "credentials from other sites. Use the portal's pages, or call the API from a "
+                       "script.") % {"origin": origin[:100]}
     return ""
 
 
@@ -86,9 +88,10 @@ class ADBasicAuthentication(authentication.BasicAuthentication):
         user = authenticate(request=request, username=userid, password=password)
         if user is None:
             failure = getattr(request, "signin_failure", None) if request is not None else None
-            raise exceptions.AuthenticationFailed(failure["message"] if failure else "Invalid user name or password.")
+            raise exceptions.AuthenticationFailed(failure["message"] if failure
+                                                  else gettext("Invalid user name or password."))
         if not user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+            raise exceptions.AuthenticationFailed(gettext("User inactive or deleted."))
         basic_signed_in(request, user)
         return (user, None)
 

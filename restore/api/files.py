@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
@@ -91,7 +92,7 @@ class FileView(APIView):
         try:
             root = roots.find_root(subject.roots, root_id)
         except roots.NotFound:
-            raise exceptions.NotFound("No such folder.") from None
+            raise exceptions.NotFound(gettext("No such folder.")) from None
         path = paths.normalize(request.query_params.get("path", ""))  # PathError -> 400
         return subject, root, path
 
@@ -252,7 +253,7 @@ class DiffView(FileView):
         subject, root_obj, path = self.setup_call(request, root)
         old = self.snapshot(root_obj, request)
         if old is None:
-            raise exceptions.ValidationError({"at": "give the snapshot of the version to compare"})
+            raise exceptions.ValidationError({"at": gettext("give the snapshot of the version to compare")})
         try:
             new = pv.parse_at(root_obj, request.query_params.get("against"))
         except roots.BadRequest as exc:

@@ -10,6 +10,7 @@ from restore.api.files import AT, PATH, FileView
 from restore.audit.trail import Action, Result
 from restore.related import bundles
 from restore.related import rules as related
+from restore.restores.messages import translated
 from restore.versions import roots
 
 OPERATION = "related"
@@ -35,8 +36,9 @@ def item_json(item: bundles.Item) -> dict:
     return {"key": item.key, "path": item.path.replace("\\", "/"), "name": item.name, "kind": item.kind,
             "stream": item.stream, "size": item.size,
             "last_write": item.last_write.isoformat().replace("+00:00", "Z") if item.last_write else None,
-            "rule": item.rule, "application": item.application, "reason": item.reason,
-            "included": item.included, "skip_reason": item.skip_reason}
+            # the rule's texts and why an item is left out, in the reader's language (as written for an admin's rule)
+            "rule": item.rule, "application": translated(item.application), "reason": translated(item.reason),
+            "included": item.included, "skip_reason": translated(item.skip_reason)}
 
 
 def bundle_json(found: bundles.Bundle) -> dict:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -32,6 +33,7 @@ from restore.models.jobs import DOWNLOADABLE_STATES
 from restore.restores import planning, requests
 from restore.restores import service as jobs
 from restore.restores import zip as zipdownload
+from restore.restores.messages import translated
 
 ItemIn = inline_serializer("RestoreItemIn", {"root": serializers.CharField(), "path": serializers.CharField(),
                                              "at": serializers.CharField(help_text="snapshot id or ISO UTC time")})
@@ -93,7 +95,7 @@ def job_json(job, subject: Subject, items: bool = True) -> dict:
             "created_at": _iso(job.created_at), "finished_at": _iso(job.finished_at),
             "progress": {"files_done": job.files_done, "files_total": job.files_total, "bytes_done": job.bytes_done,
                          "bytes_total": job.bytes_total, "percent": job.percent},
-            "error": job.error,
+            "error": translated(job.error),
             "download_url": reverse("api:restore-download", args=[job.id]) if downloadable else None}
     if items:
         hashes = shows_hashes(subject, job)
@@ -104,7 +106,7 @@ def job_json(job, subject: Subject, items: bool = True) -> dict:
 def item_json(i, hashes: bool) -> dict:
     delivered = i.sha256_target if i.phase == Phase.SENT or i.verified else ""
     return {
-        "seq": i.seq, "kind": i.kind, "origin": i.origin, "reason": i.reason,
+        "seq": i.seq, "kind": i.kind, "origin": i.origin, "reason": translated(i.reason),
         "source": {"root": i.root, "path": i.path.replace("\\", "/"), "at": i.at},
         "target": {"root": i.target_root, "path": i.target_path.replace("\\", "/")} if i.target_root else {},
         "kept_as": i.keep_path.replace("\\", "/") if i.keep_path and i.keep_path != "?" else None,
@@ -114,8 +116,18 @@ def item_json(i, hashes: bool) -> dict:
         "sha256_source": i.sha256_source if hashes and i.phase != Phase.SENT else None,
         "sha256_target": i.sha256_target if hashes and i.phase != Phase.SENT else None,
         "streams": i.streams if hashes else [{k: v for k, v in s.items() if k != "sha256"} for s in i.streams],
-        "note": i.note,
+        "note": translated(i.note),
     }
+
+
+def plan_json(plan: planning.Plan) -> dict:
+    """A dry run's plan with what the services and rules wrote in English (each item's reason and note, the
+    problems) in the reader's language, as the restore dialog shows it."""
+    data = plan.as_json()
+    for item in data["items"]:
+        item["reason"], item["note"] = translated(item["reason"]), translated(item["note"])
+    data["problems"] = [translated(p) for p in data["problems"]]
+    return data
 
 
 class RestoreStartThrottle(UserRateThrottle):
@@ -142,25 +154,26 @@ class RestoresView(FileView):
         subject = subject_of(request)
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
-            raise exceptions.ValidationError({"detail": "send a JSON object"})
+            raise exceptions.ValidationError({"detail": _("send a JSON object")})
         dry = data.get("dry_run", False)
         if not isinstance(dry, bool):
-            raise exceptions.ValidationError({"detail": "'dry_run' must be true or false"})
+            raise exceptions.ValidationError({"detail": _("'dry_run' must be true or false")})
         req = requests.parse_request(subject.roots, data)
         if req.mode == Mode.DOWNLOAD:  # a zip hands over the bytes: not for a content-blind helpdesk
             require_content(request, subject, operation="download restore", message=CONTENT_BLIND_ZIP)
         context = audit_context(request, subject)
         if dry:
-            return Response(planning.dry_run(subject.token, req, context).as_json())
+            return Response(plan_json(planning.dry_run(subject.token, req, context)))
         try:
             job = jobs.start(owner=subject.identity.user, requested_by=request.user, token=subject.token, request=req,
                              context=context, ticket=subject.ticket, reason=subject.reason,
                              content_blind=subject.content_blind)
         except jobs.Refused as exc:
-            return Response({"detail": "This restore may not run: " + " ".join(exc.problems),
-                             "problems": exc.problems}, status=status.HTTP_403_FORBIDDEN)
+            problems = [translated(p) for p in exc.problems]
+            return Response({"detail": _("This restore may not run: %(problems)s") % {"problems": " ".join(problems)},
+                             "problems": problems}, status=status.HTTP_403_FORBIDDEN)
         except jobs.TooBusy as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return Response({"detail": translated(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         response = Response(job_json(job, subject), status=status.HTTP_201_CREATED)
         response["Location"] = reverse("api:restore", args=[job.id])
         return response
@@ -198,15 +211,16 @@ class RestoreDownloadView(JobView):
         subject = subject_for_job(request)
         job = jobs.job_for(subject, job_id)
         if job.mode != Mode.DOWNLOAD:
-            raise exceptions.NotFound("This restore is not a download.")
+            raise exceptions.NotFound(_("This restore is not a download."))
         if job.state not in DOWNLOADABLE_STATES:
-            raise exceptions.NotFound(f"This restore is {job.get_state_display().lower()}; there is no zip.")
+            raise exceptions.NotFound(_("This restore is %(state)s; there is no zip.")
+                                      % {"state": job.get_state_display().lower()})
         if not may_download_job(subject, job):
             audit.record(audit_context(request, subject), Action.ACCESS_DENIED, Result.DENIED,
                          details={"operation": "download restore", "job": str(job.id),
                                   "why": "only the owner, or its requester while acting for them and not "
                                          "content-blind, may download it"})
-            raise exceptions.NotFound("No such restore.")
+            raise exceptions.NotFound(_("No such restore."))
         response = StreamingHttpResponse(zipdownload.stream_zip(job, audit_context(request, subject)),
                                          content_type="application/zip")
         response["Content-Disposition"] = content_disposition_header(True, f"restore-{job.id}.zip")

@@ -4,6 +4,7 @@ catalog's progress for administrators."""
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAdminUser
@@ -81,7 +82,7 @@ def results_json(results: search.Results, root_id: str | None) -> dict:
         "coverage": [{"root": c.root.id, "catalogued": c.catalogued, "snapshots": c.snapshots, "pending": c.pending,
                       "newest": c.newest.token if c.newest else None, "building": c.building,
                       "seconds_left": None if c.seconds_left is None else round(c.seconds_left),
-                      "progress": c.progress if c.catalogued else "not catalogued"}
+                      "progress": c.progress if c.catalogued else _("not catalogued")}
                      for c in results.coverage],
     }
 
@@ -101,7 +102,7 @@ class SearchView(APIView):
         except logic.BadQuery as exc:
             raise exceptions.ValidationError({"detail": str(exc)}) from None
         except roots.NotFound:
-            raise exceptions.NotFound("No such folder.") from None
+            raise exceptions.NotFound(_("No such folder.")) from None
         return Response(results_json(results, root_id))
 
 
@@ -148,7 +149,7 @@ class CatalogBuildView(APIView):
     def post(self, request, source_id: int):
         source = CatalogSource.objects.filter(id=source_id).first()
         if source is None:
-            raise exceptions.NotFound("No such catalog source.")
+            raise exceptions.NotFound(_("No such catalog source."))
         catalog_tasks.request_build(source)
         return Response({"queued": source.id}, status=status.HTTP_202_ACCEPTED)
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext, ngettext
+
 from restore.smb.types import to_filetime
 
 # --- search queries ------------------------------------------------------------------------------
@@ -240,22 +242,27 @@ def seconds_left(durations: list[float], pending: int, current_elapsed: float | 
 
 
 def describe_wait(seconds: float) -> str:
+    """'about 2 minutes left', in the active language."""
     if seconds < 90:
-        return "about a minute left"
+        return gettext("about a minute left")
     minutes = round(seconds / 60)
     if minutes < 90:
-        return f"about {minutes} minutes left"
-    return f"about {round(seconds / 3600)} hours left"
+        return ngettext("about %(n)s minute left", "about %(n)s minutes left", minutes) % {"n": minutes}
+    hours = round(seconds / 3600)
+    return ngettext("about %(n)s hour left", "about %(n)s hours left", hours) % {"n": hours}
 
 
 def describe_progress(done: int, total: int, left: float | None) -> str:
-    """'catalogued 12 of 30 snapshots, about 2 minutes left'."""
+    """'catalogued 12 of 30 snapshots, about 2 minutes left', in the active language (the search page and
+    the API's ``progress`` are made in the request, so in the reader's language)."""
     if total == 0:
-        return "no snapshots catalogued yet"
+        return gettext("no snapshots catalogued yet")
     if done >= total:
-        return f"catalogued all {total} snapshots" if total > 1 else "catalogued its snapshot"
-    wait = "time left not known yet" if left is None else describe_wait(left)
-    return f"catalogued {done} of {total} snapshots, {wait}"
+        return ngettext("catalogued its snapshot", "catalogued all %(n)s snapshots", total) % {"n": total}
+    wait = gettext("time left not known yet") if left is None else describe_wait(left)
+    return ngettext("catalogued %(done)s of %(total)s snapshot, %(wait)s",
+                    "catalogued %(done)s of %(total)s snapshots, %(wait)s", total) % {
+        "done": done, "total": total, "wait": wait}
 
 
 # --- cursors: where a page of search hits ended ------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    USER = "user", "User"
-    HELPDESK = "helpdesk", "Helpdesk"
-    AUDITOR = "auditor", "Auditor"
+    USER = "user", _("User")
+    HELPDESK = "helpdesk", _("Helpdesk")
+    AUDITOR = "auditor", _("Auditor")
 
 
 class Identity(models.Model):

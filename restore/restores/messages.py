@@ -5,8 +5,10 @@ The services keep writing plain English: the audit trail and the job rows stay i
 whatever the person reads, and a worker has no reader. Each template below is a message as a
 service writes it, with its variable parts named (``%(name)s``); ``translated`` finds the template a
 message was made from and gives it back in the active language. A message without a template is
-shown as written (English). tests/unit/restores/test_messages.py checks that every template still
-matches its message in the source.
+shown as written (English). The built-in related-file rules' applications and reasons
+(restore/related/reasons.py) are translated the same way; an administrator's own rules are shown as
+written. tests/unit/restores/test_messages.py checks that every template still matches its message
+in the source.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from functools import lru_cache
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
+
+from restore.related import reasons
 
 TEMPLATES = (
     # paths (restore/versions/paths.py)
@@ -103,6 +107,9 @@ TEMPLATES = (
     # links (restore/versions/unc.py)
     _("give a UNC path such as \\\\server\\share\\folder"),
     _("drive letters cannot be opened here: give the UNC path (\\\\server\\share\\...)"),
+    # related files a restore leaves out (restore/related/bundles.py)
+    _("you cannot read it in this snapshot"),
+    _("the portal cannot read its permissions"),
     # the portal's own answers
     _("Not found."),
     _("The file server did not answer; try again shortly."),
@@ -112,7 +119,7 @@ TEMPLATES = (
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
-    exact, patterns = {}, []
+    exact, patterns = {text: text for text in reasons.TEXTS}, []  # the built-in related-file rules' texts
     for template in TEMPLATES:
         if "%(" not in template:
             exact[template] = template

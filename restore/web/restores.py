@@ -21,6 +21,7 @@ from restore.models import Conflict, Mode
 from restore.models.jobs import DOWNLOADABLE_STATES
 from restore.restores import planning, requests
 from restore.restores import service as jobs
+from restore.restores.messages import translated
 from restore.versions import paths, roots
 from restore.web.files import _problem
 
@@ -55,8 +56,10 @@ def new_restore(request):
                 job = jobs.start(owner=subject.identity.user, requested_by=request.user, token=subject.token,
                                  request=req, context=audit_context(request, subject), ticket=subject.ticket,
                                  reason=subject.reason, content_blind=subject.content_blind)
-            except (jobs.Refused, jobs.TooBusy) as exc:
-                return _problem(request, 403 if isinstance(exc, jobs.Refused) else 429, str(exc))
+            except jobs.Refused as exc:  # each problem in the reader's language (they come joined)
+                return _problem(request, 403, "; ".join(translated(p) for p in exc.problems))
+            except jobs.TooBusy as exc:
+                return _problem(request, 429, str(exc))
             return redirect("restore-job", job.id)
         plan = planning.dry_run(subject.token, req, audit_context(request, subject))
     except (roots.BadRequest, paths.PathError) as exc:

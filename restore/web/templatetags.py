@@ -3,6 +3,7 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from restore.models import Role
 from restore.restores.messages import translated
 
 register = template.Library()
@@ -22,3 +23,9 @@ def root_kind(kind: str) -> str:
     """A root's kind (USER_ROOTS names it) as a heading: the usual kinds translated, others as named."""
     known = KINDS.get(kind)
     return str(known) if known is not None else (kind[:1].upper() + kind[1:])
+
+
+@register.filter
+def role(value: str) -> str:
+    """A role (Role) by its label in the reader's language; an unknown one as it is."""
+    return str(Role(value).label) if value in Role.values else value
