@@ -129,6 +129,8 @@ class ContainerClient:
         read it then (it does not exist for them), ContainerUnreadable when it cannot be read."""
         opened = self._opened(at)
         if isinstance(opened.sd, smb.Unreadable):
+            if smb.delegating():  # the person's own session may not open it: not theirs, so not there
+                raise smb.NotFound("not found", path=self.base.path)
             raise smb.AccessDenied("the portal cannot read the container's permissions", path=opened.path)
         if not may_read(opened.sd, self.token, False):
             raise smb.NotFound("not found", path=self.base.path)
