@@ -475,6 +475,10 @@ def test_the_scheduled_refresh_registers_the_configured_shares_and_a_real_worker
         assert sorted(built.filter(state=SnapshotState.DONE).values_list("token", flat=True)) == history, share
     assert CatalogEntry.objects.filter(source_id=registered[("127.0.0.1", "data", "")],
                                        path__iendswith="documents\\notes.txt").exists()
+    sid = identity.look_up("alice").person.sid  # what is inside each profile container is a source too
+    inside = registered[("127.0.0.1", "fslogix", f"{sid}_alice\\Profile_alice.vhdx")]
+    assert CatalogEntry.objects.filter(source_id=inside, path__iendswith="\\documents\\report.docx").exists()
+    assert ("127.0.0.1", "fslogix", "") not in registered  # the container share's VHDX files are not
 
 
 def test_progress_is_shown_to_administrators_only(client, django_user_model, sign_in):
