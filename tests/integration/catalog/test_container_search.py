@@ -223,3 +223,14 @@ def test_a_container_unchanged_since_the_previous_snapshot_is_not_read_again_and
         assert dump(source) == skipping, who
     bob_notes = hits(find(bob, "bob-notes"))[("profile-container", "Documents/bob-notes.txt")]
     assert bob_notes["versions"][0]["snapshots"][-3:] == [t3, t2, t1]
+
+
+def test_a_file_only_in_a_differencing_disk_is_found_with_its_parent_read_too(carol, history):
+    built("carol")
+    t1 = history[0]
+    answer = find(carol, "*.txt", root="profile-container")
+    found = hits(answer)
+    assert t1 in found[("profile-container", "Desktop/diff-only.txt")]["versions"][-1]["snapshots"]  # in RW.vhdx
+    assert ("profile-container", "Documents/carol-notes.txt") in found
+    assert len(found[("profile-container", "Documents/carol-notes.txt")]["versions"]) >= 2  # changed at T2
+    assert ("profile-container", "NTUSER.DAT") in hits(find(carol, "NTUSER.DAT", root="profile-container"))
