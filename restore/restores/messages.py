@@ -83,10 +83,22 @@ TEMPLATES = (
     _("Enter your password."),
     _("Active Directory cannot be reached; try again shortly."),
     _("Your account is not allowed to use this portal."),
+    # sign-in names (restore/accounts/identity.py); the domain's form before the suffix's, which would match it too
+    _("Enter your user name."),
+    _("That user name is too long."),
+    _("Sign in with an account of the %(domain)s domain."),
+    _("Sign in with an account of %(suffix)s."),
+    _("That is not a valid user name (letters, digits, '.', '-' and '_', at most 20)."),
     # who may do what (restore/accounts/, restore/helpdesk/)
+    _("Sign in with an Active Directory account that may use this portal."),
     _("Your account may not browse or restore files."),
     _("Content-blind helpdesk mode: you may restore for this user, not open their files."),
     # acting for someone (restore/helpdesk/)
+    _("Acting for that user has ended; start again from the helpdesk page."),
+    _("%(header)s names no active acting-for of yours; start one with POST /api/v1/helpdesk/act-for."),
+    _("Acting for %(user)s expired; start again if the ticket still needs it."),
+    _("Your account no longer has the helpdesk role."),
+    _("Acting for %(user)s has ended: %(why)s."),
     _("Acting for someone needs the helpdesk role."),
     _("There is no user %(user)s."),
     _("A ticket reference is required to act for someone."),

@@ -99,3 +99,10 @@ def test_the_catalog_status_page_and_a_persons_roles_are_in_german(alice_de, dja
 
     me = alice_de.get("/me/").content.decode()
     assert "<dt>Rollen</dt><dd>Benutzer</dd>" in me
+
+
+def test_a_sign_in_name_of_another_domain_is_refused_in_german(client, settings):
+    page = client.post("/signin/", {"username": "ELSEWHERE\\alice", "password": "not tried"}, **DE)
+    assert f"Melden Sie sich mit einem Konto der Domäne {settings.LDAP_DOMAIN} an." in page.content.decode()
+    assert client.post("/signin/", {"username": "al ice", "password": "not tried"}, **DE).content.decode().count(
+        "Das ist kein gültiger Benutzername") == 1
