@@ -150,6 +150,11 @@ def test_a_sensitive_account_is_told_so_on_the_page_and_in_the_api(delegation, s
     assert "sensitive and cannot be delegated" in api.json()["detail"]
     page = admin1.get("/roots/scratch/")
     assert page.status_code == 403 and b"sensitive and cannot be delegated" in page.content
+    dialog = admin1.get("/restores/new", {"root": "scratch", "path": "notes.txt", "at": area.snapshots[0]})
+    assert dialog.status_code == 403 and b"sensitive and cannot be delegated" in dialog.content  # the middleware
+    started = admin1.post("/api/v1/restores", json.dumps({"items": [
+        {"root": "scratch", "path": "notes.txt", "at": area.snapshots[0]}]}), content_type="application/json")
+    assert started.status_code == 403 and "sensitive and cannot be delegated" in started.json()["detail"]
     assert not AuditEvent.objects.filter(action="delegation_fallback").exists()
 
 
