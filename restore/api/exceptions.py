@@ -42,7 +42,7 @@ def _text(data) -> str:
                          for key, value in data.items())
     if isinstance(data, list):
         return " ".join(_text(value) for value in data)
-    return str(data)
+    return translated(data)  # each message on its own: {"against": "..."} reads "against: <translated>"
 
 
 def not_found(request, exception):

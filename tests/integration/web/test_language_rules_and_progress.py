@@ -106,3 +106,10 @@ def test_a_sign_in_name_of_another_domain_is_refused_in_german(client, settings)
     assert f"Melden Sie sich mit einem Konto der Domäne {settings.LDAP_DOMAIN} an." in page.content.decode()
     assert client.post("/signin/", {"username": "al ice", "password": "not tried"}, **DE).content.decode().count(
         "Das ist kein gültiger Benutzername") == 1
+
+
+def test_a_refusal_about_one_parameter_is_translated_after_its_name(testenv, alice_de):
+    t1 = generation(testenv, "data", 0)
+    answer = alice_de.get("/api/v1/roots/data/diff", {"path": "Documents/notes.txt", "at": t1.token, "against": "C:"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("against: „at“ muss"), answer.json()
