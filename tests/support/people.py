@@ -9,6 +9,7 @@ signs a person in over SMB works either way.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from restore import smb
@@ -19,8 +20,9 @@ SERVER = "127.0.0.1"
 
 
 def protocol(testenv) -> str:
-    """ntlm | kerberos | negotiate: how the test domain wants people to sign in over SMB."""
-    return testenv.facts.get("SMB_AUTH_PROTOCOL", "ntlm") or "ntlm"
+    """ntlm | kerberos | negotiate: how the test domain wants people to sign in over SMB (its env file,
+    which scripts/test exports; an SMB_AUTH_PROTOCOL set over it applies to people and portal alike)."""
+    return os.environ.get("SMB_AUTH_PROTOCOL") or testenv.facts.get("SMB_AUTH_PROTOCOL") or "ntlm"
 
 
 def credentials(testenv, username: str, password: str | None = None) -> smb.Credentials:
