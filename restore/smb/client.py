@@ -267,8 +267,10 @@ class Client(ChangesMixin):
                      wire.set_info(InfoType.SMB2_0_INFO_SECURITY, 0, sd, additional=info), "set permissions")
 
     def _sd_compound(self, path: str, at: datetime | None) -> list:
-        return [wire.create(path, access=SD_ACCESS, at=at, options=self.read_options()),
-                wire.security_query(OWNER_GROUP_DACL), wire.close()]
+        """CREATE + QUERY_INFO(security) + CLOSE, packed with ``struct`` (``packed``) and sent on the fast
+        path: the catalog reads one per object of a new folder, the search one per hit it checks live."""
+        return [packed.create(path, access=SD_ACCESS, at=at, options=self.read_options()),
+                packed.query_security(OWNER_GROUP_DACL), packed.close()]
 
     @staticmethod
     def _or_none(reply: wire.Reply, path: str, action: str, parse, opened: wire.Reply | None = None):

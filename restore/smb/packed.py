@@ -59,11 +59,12 @@ def create(path: str, *, access: int, at: datetime | None = None, options: int =
     contexts = b""
     if at is not None:
         contexts = TWRP_CONTEXT.pack(0, 16, 4, 0, 24, 8, b"TWrp", to_filetime(at))
-    pad = b"\x00" * ((-len(name)) % 8) if contexts else b""
-    offset = start + len(name) + len(pad) if contexts else 0
+    buffer = name or b"\x00\x00"  # the share's root: no name, but the buffer still holds two bytes
+    pad = b"\x00" * ((-len(buffer)) % 8) if contexts else b""
+    offset = start + len(buffer) + len(pad) if contexts else 0
     body = CREATE_REQUEST.pack(57, 0, 0, IMPERSONATION, 0, 0, access, 0, SHARE_ALL, FILE_OPEN, options, start,
                                len(name), offset, len(contexts))
-    return Packed(Commands.SMB2_CREATE, body + (name or b"\x00\x00") + pad + contexts)
+    return Packed(Commands.SMB2_CREATE, body + buffer + pad + contexts)
 
 
 def query_security(additional: int, *, file_id: bytes = RELATED, max_output: int = 65536) -> Packed:

@@ -19,6 +19,7 @@ from restore import smb
 from restore.catalog import build, sources
 from restore.nt.descriptors import Ace, SecurityDescriptor, build_security_descriptor
 from restore.smb import client as smb_client
+from restore.smb import packed
 from restore.smb import wire
 from restore.versions.paths import Unc
 from tests.support.scratch import DACL_AND_OWNER, FULL, READ, SERVER, SHARE, ScratchArea, give_root
@@ -155,8 +156,8 @@ def test_reads_ask_for_backup_intent_exactly_when_configured(settings):
     for on in (True, False):
         settings.SMB_BACKUP_INTENT = on
         client = smb.client_for(SERVER)
-        sd_open = client._sd_compound("x", None)[0]
+        sd_open = packed.CREATE_REQUEST.unpack_from(client._sd_compound("x", None)[0].body)  # packed
         listing_open = smb_client._list_compound("x", None, 1024, client.read_options(wire.DIRECTORY))[0]
-        for request in (sd_open, listing_open):
-            assert bool(request["create_options"].get_value() & wire.BACKUP_INTENT) is on
+        for options in (sd_open[10], listing_open["create_options"].get_value()):  # CreateOptions
+            assert bool(options & wire.BACKUP_INTENT) is on
         assert client.read_options(wire.DIRECTORY) & wire.DIRECTORY
