@@ -288,3 +288,18 @@ def cursor_key(cursor) -> tuple:
             and isinstance(key[2], str) and isinstance(key[3], str) and isinstance(key[4], bool)):
         raise bad
     return (key[0], float(key[1]), key[2], key[3], key[4])
+
+
+def walk_order(root: int, folders: list[tuple[int, int | None, str]]) -> list[int]:
+    """Folder ids below ``root`` in the order the builder's walk reaches them (depth first, each
+    folder's subfolders by lower-cased path), from (id, parent id, path) of a known tree."""
+    children: dict[int, list[tuple[str, int]]] = {}
+    for folder_id, parent_id, path in folders:
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append((path.lower(), folder_id))
+    order, stack = [], [root]
+    while stack:
+        folder_id = stack.pop()
+        order.append(folder_id)
+        stack.extend(i for _, i in sorted(children.get(folder_id, ()), reverse=True))
+    return order[1:]

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connection, transaction
 from django.db.models import Case, Value, When
 from django.db.models.functions import Upper
 
@@ -133,12 +134,14 @@ def search(token: Token, roots: list[Root], query: Query, *, limit: int = DEFAUL
     after = cursor_key(cursor) if cursor else None
     results = Results(query)
     matches: list[_Match] = []
-    for root in roots:
-        coverage, found, truncated, hidden = _search_root(token, root, query)
-        results.hidden += hidden
-        results.coverage.append(coverage)
-        matches.extend(found)
-        results.truncated |= truncated
+    with transaction.atomic():
+        _index_friendly()
+        for root in roots:
+            coverage, found, truncated, hidden = _search_root(token, root, query)
+            results.hidden += hidden
+            results.coverage.append(coverage)
+            matches.extend(found)
+            results.truncated |= truncated
     matches.sort(key=lambda m: m.key)
     if after is not None:
         matches = [m for m in matches if m.key > after]
@@ -149,6 +152,16 @@ def search(token: Token, roots: list[Root], query: Query, *, limit: int = DEFAUL
     if check_live:
         _check_live(token, results.hits)
     return results
+
+
+def _index_friendly() -> None:
+    """For this search's transaction (PostgreSQL): index pages cost what they cost when the catalog is
+    in memory or on SSD (random_page_cost 1.1 instead of 4). With the default the planner scanned all
+    22,000 names (upper() and LIKE on each: 64-84 ms) rather than use the trigram index (15-28 ms),
+    measured at 20,000 files (7 snapshots) on a loaded 2-core machine."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
 
 
 @dataclass

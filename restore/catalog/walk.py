@@ -15,7 +15,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from restore import smb
-from restore.catalog.logic import Child, FolderDiff, Row, diff_folder, listing_digest
+from restore.catalog.fresh import BATCH_ROWS, FreshRows
+from restore.catalog.logic import Child, FolderDiff, Row, diff_folder, listing_digest, walk_order
 from restore.catalog.rows import child_row, fill_sds, sd_hash, store_sd, version_row, with_sd
 from restore.models.catalog import (
     ACL_EVERY,
@@ -29,19 +30,11 @@ from restore.versions.paths import path_key
 
 log = logging.getLogger(__name__)
 
-
 FLUSH_FOLDERS = 200  # unchanged folders marked per batch
-
-
 FLUSH_SECONDS = 5.0
-
-
 LIST_THREADS = 4  # folders listed at once: overlaps SMB round trips (measured ~1.9x on loopback)
-
-
-PREFETCH = 16  # folders of the walk asked for ahead of the one being written
-
-
+PREFETCH = 32  # folder listings in flight ahead of the one being written
+PREFETCH_DONE = 2000  # listings received and not yet reached by the walk, at most
 MAX_UNLISTED = 1000  # folders that could not be listed, remembered per snapshot (beyond: not covered)
 
 
@@ -104,6 +97,7 @@ class SnapshotBuild:
         self.sd_ids: dict[str, int] = {}
         self.pending: list[int] = []  # unchanged folders, not yet marked
         self.new_folders: set[int] = set()  # folder entries created by this build: no children, no rows yet
+        self.fresh_rows = FreshRows(source.id, self.n)  # their rows, written in batches
         self.counts = {"folders_done": 0, "objects_seen": 0, "rows_written": 0, "sd_reads": 0, "unreadable_sds": 0,
                        "unlisted_folders": 0}
         self.last_flush = time.monotonic()
@@ -124,8 +118,9 @@ class SnapshotBuild:
         self.by_key = {path_key(f.path): f for f in self.folders.values()}
         root = self._root()
         stack = [root] if root is not None else []
+        self.ahead = iter(self._expected(root))
         with ThreadPoolExecutor(LIST_THREADS, thread_name_prefix="catalog") as pool:
-            self.fetching = {}
+            self.fetching, self.flying = {}, []
             while stack:
                 self._prefetch(pool, stack)
                 folder = stack.pop()
@@ -219,7 +214,10 @@ class SnapshotBuild:
             wanted = [paths[c.key] for c in diff.needs_sd()]
             sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
             diff = fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
-        ids = self._apply(folder, diff, paths, folder=folder, digest=digest, fresh=fresh)
+        if fresh and self.fresh_rows.enabled:
+            ids = self._collect(folder, diff, paths, digest)
+        else:
+            ids = self._apply(folder, diff, paths, folder=folder, digest=digest, fresh=fresh)
         subfolders = []
         for c in children:
             if c.is_dir:
@@ -254,13 +252,29 @@ class SnapshotBuild:
     def _needs_sds(self, folder: _Folder) -> bool:
         return self.exact or self.prev is None or folder.listed_idx is None
 
+    def _expected(self, root: _Folder | None) -> list[_Folder]:
+        """The previous snapshot's folders in the order this walk reaches them if still there: asked for
+        before the walk finds them (a plain walk knows a folder once its parent is listed, not before)."""
+        known = [(f.id, f.parent_id, f.path) for f in self.folders.values() if f.listed_idx in (self.prev, self.n)]
+        return [] if root is None or self.prev is None else [self.folders[i] for i in walk_order(root.id, known)]
+
     def _prefetch(self, pool: ThreadPoolExecutor, stack: list[_Folder]) -> None:
-        """Ask for the next folders of the walk while this one is written (SMB round trips overlap)."""
+        """Ask for the next folders while this one is written: the stack's top, then those expected next."""
+        self.flying = [f for f in self.flying if not f.done()]
         for folder in reversed(stack[-PREFETCH:]):
-            if len(self.fetching) >= PREFETCH:
+            if len(self.flying) >= PREFETCH:
                 return
-            if folder.id not in self.fetching and folder.listed_idx != self.n:
-                self.fetching[folder.id] = pool.submit(self._fetch, folder.path, self._needs_sds(folder))
+            self._ask(pool, folder)
+        while len(self.flying) < PREFETCH and len(self.fetching) < PREFETCH_DONE:
+            folder = next(self.ahead, None)
+            if folder is None:
+                return
+            self._ask(pool, folder)
+
+    def _ask(self, pool: ThreadPoolExecutor, folder: _Folder) -> None:
+        if folder.id not in self.fetching and folder.listed_idx != self.n:
+            self.fetching[folder.id] = pool.submit(self._fetch, folder.path, self._needs_sds(folder))
+            self.flying.append(self.fetching[folder.id])
 
     def _fetched(self, folder: _Folder) -> tuple[list[smb.Entry], dict | None]:
         future = self.fetching.pop(folder.id, None)
@@ -338,6 +352,17 @@ class SnapshotBuild:
             self.counts["rows_written"] += written
         return ids
 
+    def _collect(self, folder: _Folder, diff: FolderDiff, paths: dict, digest: str) -> dict:
+        """A folder new to the catalog (every child new): its rows go with the next batch (fresh.py)."""
+        ids = self.fresh_rows.add(folder.id, digest, diff.added, paths, self.sd_ids)
+        self.new_folders.update(ids[c.key] for c in diff.added if c.is_dir)
+        folder.listed_idx, folder.digest = self.n, digest
+        self.counts["folders_done"] += 1
+        self.counts["rows_written"] += len(diff.added)
+        if len(self.fresh_rows) >= BATCH_ROWS:
+            self._flush()
+        return ids
+
     def _entries(self, parent: _Folder | None, added: list[Child], paths: dict, fresh: bool = False) -> dict:
         """Entry ids for new children: existing entries (a path back after a deletion) or new ones
         (only new ones below a folder new to the catalog: ``fresh``)."""
@@ -395,11 +420,12 @@ class SnapshotBuild:
             snap.save(update_fields=["unlisted_folders", "folders_done", "unlisted"])
 
     def _flush(self, inside: bool = False) -> None:
-        """Mark the unchanged folders done for n and save the counters (a checkpoint)."""
+        """Write the fresh folders, mark the unchanged folders done for n, save the counters (a checkpoint)."""
         counts = {k: F(k) + v for k, v in self.counts.items() if v}
-        if not self.pending and not counts:
+        if not self.pending and not counts and not len(self.fresh_rows):
             return
         with transaction.atomic():
+            self.fresh_rows.write()
             for i in range(0, len(self.pending), 500):
                 CatalogEntry.objects.filter(id__in=self.pending[i:i + 500]).update(listed_idx=self.n)
             if counts:

@@ -15,6 +15,7 @@ from restore.catalog.logic import (
     listing_digest,
     parse_query,
     present,
+    walk_order,
 )
 from restore.versions.paths import path_key
 
@@ -139,3 +140,9 @@ def test_ancestors_run_from_the_root_to_the_parent():
 
 def test_path_keys_ignore_case():
     assert path_key("Alice\\Notes.txt") == path_key("alice\\notes.TXT") != path_key("alice\\notes.txt2")
+
+
+def test_the_walk_order_of_a_known_tree_is_depth_first_by_lower_cased_path():
+    folders = [(2, 1, "r\\b"), (3, 1, "r\\A"), (4, 3, "r\\A\\z"), (5, 3, "r\\A\\y"), (6, 2, "r\\b\\c"), (7, 9, "x\\gone")]
+    assert walk_order(1, folders) == [3, 5, 4, 2, 6]  # what is not below the root is left out
+    assert walk_order(1, []) == []
