@@ -14,10 +14,14 @@ import json
 
 import pytest
 
+from restore import smb
+from restore.accounts.identity import look_up
+from restore.catalog import search
 from restore.models import AuditEvent, JobState, Phase, RestoreJob
 from restore.restores import runner as copying
 from restore.smb import pool as pool_module
 from restore.versions import browse
+from restore.versions.roots import Root
 from tests.support.people import session_uids, uid_of
 from tests.support.scratch import FULL, READ, SHARE, ScratchArea, give_root, sid_of
 
@@ -43,6 +47,8 @@ def area(testenv):
         area.set_acl("bob-only.txt", {"bob": READ})
         area.write("helpdesk-only.txt", b"helpdesk1's\n")
         area.set_acl("helpdesk-only.txt", {"helpdesk1": READ, "bob": ATTRIBUTES_ONLY})
+        area.write("bobs-own.txt", b"bob's, and only bob's\n")
+        area.set_acl("bobs-own.txt", {"bob": READ}, owner="bob")  # alice may not even read its permissions
         area.snapshot("-1 hour")
         area.delete("notes.txt")
         yield area
@@ -67,8 +73,9 @@ def sessions_used(monkeypatch):
 
 @pytest.fixture
 def portal_check_off(monkeypatch):
-    """The portal's own access check allows everything: what is refused now, the file server refused."""
-    monkeypatch.setattr(browse, "may_read", lambda sd, token, is_dir: True)
+    """The portal's own access check allows every descriptor it is given (a descriptor the server would not
+    hand over still fails closed): what is refused now, the file server refused."""
+    monkeypatch.setattr(browse, "may_read", lambda sd, token, is_dir: not isinstance(sd, smb.Unreadable))
 
 
 def start_restore(client, path: str, at: str):
@@ -116,6 +123,21 @@ def test_the_server_refuses_alice_a_file_only_the_service_account_may_read(deleg
     assert not [p for p in area.disk().rglob("*") if p.name.startswith("~vdiprotect-") or "(restored" in p.name]
     audited = AuditEvent.objects.get(action="restore_item", details__job=str(item.job_id))
     assert audited.result == "failed" and "the file server refused" in audited.details["note"]
+
+
+# --- search's live check -----------------------------------------------------------------------------
+
+
+def test_searchs_live_check_asks_the_file_server_as_the_person(delegation, area, testenv, sessions_used,
+                                                               portal_check_off):
+    alice = look_up("alice")
+    hit = search.Hit(Root(**area.root()), "bobs-own.txt", "bobs-own.txt", False, [])
+    search._check_live(alice.token, [hit])
+    assert hit.exists_live is False  # her session may not read it, though the portal's check (off) would allow
+    assert {who for who, _ in sessions_used} == {f"alice@{testenv.realm}".lower()}
+    delegation.SMB_AUTH = "service-account"  # the same question as the service account: it may read it
+    search._check_live(alice.token, [hit])
+    assert hit.exists_live is True
 
 
 # --- the helpdesk acting for bob ---------------------------------------------------------------------
