@@ -60,7 +60,12 @@ def read_env(path: str) -> dict[str, str]:
 class Estate:
     def __init__(self, env: dict[str, str]):
         self.env = env
-        self.host = env["TESTENV_HOST"]
+        # A domain with NTLM disabled (scripts/testenv up --no-ntlm) signs everyone in with Kerberos, which
+        # needs the file server's name (its SPN is cifs/<name>; the IP has none) and our krb5.conf.
+        self.kerberos = env.get("TESTENV_NTLM") == "disabled"
+        self.host = env["TESTENV_DC_NAME"] if self.kerberos else env["TESTENV_HOST"]
+        if self.kerberos:
+            os.environ["KRB5_CONFIG"] = env["KRB5_CONFIG"]
         self.domain = env["TESTENV_DOMAIN"]
         self.password = env["TESTENV_USER_PASSWORD"]
         self.sids = self.read_sids(["alice", "bob", "carol", "helpdesk1", "auditor1", "admin1", "Finance",
@@ -85,6 +90,8 @@ class Estate:
     # --- SMB as a given person --------------------------------------------------------------------
     def creds(self, who: str) -> dict:
         password = self.env["TESTENV_ADMIN_PASSWORD"] if who == "Administrator" else self.password
+        if self.kerberos:
+            return {"username": f"{who}@{self.env['TESTENV_REALM']}", "password": password, "auth_protocol": "kerberos"}
         return {"username": f"{self.domain}\\{who}", "password": password, "auth_protocol": "ntlm"}
 
     def unc(self, share: str, path: str) -> str:
@@ -121,11 +128,17 @@ class Estate:
         smbclient.rename(self.unc(share, path), self.unc(share, new_path), **self.creds(who))
         self.written.setdefault(generation, []).append(self.disk(share, new_path))
 
+    def admin_signin(self) -> list[str]:
+        """Samba's command-line tools' sign-in as Administrator (Kerberos when the domain refuses NTLM)."""
+        password = self.env["TESTENV_ADMIN_PASSWORD"]
+        if self.kerberos:
+            return ["--use-kerberos=required", "-U", f"Administrator@{self.env['TESTENV_REALM']}%{password}"]
+        return ["-U", f"{self.domain}/Administrator%{password}"]
+
     def smbcacls(self, share: str, path: str, *args: str) -> None:
         """Samba's own ACL tool, as Administrator."""
         subprocess.run(
-            ["smbcacls", f"//{self.host}/{share}", path.replace("/", "\\") or "\\", "-U",
-             f"{self.domain}/Administrator%{self.env['TESTENV_ADMIN_PASSWORD']}", *args],
+            ["smbcacls", f"//{self.host}/{share}", path.replace("/", "\\") or "\\", *self.admin_signin(), *args],
             check=True, capture_output=True, text=True,
         )
 
