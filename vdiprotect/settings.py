@@ -204,11 +204,18 @@ LDAP_UPN_SUFFIX = env.str("LDAP_UPN_SUFFIX", default="")  # for user@suffix sign
 LDAP_TIMEOUT = env.int("LDAP_TIMEOUT", default=10)
 # How the portal's own lookups bind: simple (LDAP_BIND_DN + LDAP_BIND_PASSWORD) or gssapi (SASL GSSAPI,
 # Kerberos from the service account's keytab LDAP_KEYTAB, default SMB_KEYTAB; no password). People's
-# own sign-in is always a simple bind as them over LDAPS/StartTLS.
+# own sign-in: LDAP_PASSWORD_CHECK below.
 LDAP_AUTH = env.str("LDAP_AUTH", default="simple")
 if LDAP_AUTH not in ("simple", "gssapi"):
     raise ImproperlyConfigured(f"LDAP_AUTH must be simple or gssapi, not {LDAP_AUTH!r}.")
 LDAP_KEYTAB = env.str("LDAP_KEYTAB", default="")
+# How a person's password is verified: bind (an LDAP simple bind as them) or kerberos (a TGT from the
+# password, then a ticket to LDAP_PASSWORD_SPN, default the keytab's own principal, accepted with the
+# keytab): for DCs that refuse simple binds (NTLM disabled).
+LDAP_PASSWORD_CHECK = env.str("LDAP_PASSWORD_CHECK", default="bind")
+if LDAP_PASSWORD_CHECK not in ("bind", "kerberos"):
+    raise ImproperlyConfigured(f"LDAP_PASSWORD_CHECK must be bind or kerberos, not {LDAP_PASSWORD_CHECK!r}.")
+LDAP_PASSWORD_SPN = env.str("LDAP_PASSWORD_SPN", default="")
 ROLE_USER_GROUP = env.str("ROLE_USER_GROUP", default="")  # empty: Domain Users of the domain
 ROLE_HELPDESK_GROUP = env.str("ROLE_HELPDESK_GROUP", default="")
 ROLE_AUDITOR_GROUP = env.str("ROLE_AUDITOR_GROUP", default="")

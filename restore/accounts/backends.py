@@ -2,7 +2,7 @@
 
 The sign-in order, so that a refused sign-in changes nothing:
 name checked -> person read with the service account (enabled? portal roles?) ->
-password verified by a bind as the person (django-auth-ldap) -> Identity stored.
+password verified (a bind as the person, or Kerberos: LDAP_PASSWORD_CHECK) -> Identity stored.
 The password check itself is the directory adapter's (restore/directory/backends.py, the only user
 of django-auth-ldap). The reason of a refusal is left on the request for the audit record
 (restore/audit/signals.py).
@@ -79,7 +79,12 @@ class ActiveDirectoryBackend(ModelBackend):
         if not view.roles:
             note_failure(request, "not a portal user", "Your account is not allowed to use this portal.")
             return None
-        user = PasswordCheck().authenticate(request, view.person.username, password, dn=view.person.dn)
+        try:
+            user = PasswordCheck().authenticate(request, view.person.username, password, dn=view.person.dn)
+        except directory.DirectoryError as exc:  # LDAP_PASSWORD_CHECK=kerberos: no KDC answered
+            log.error("directory unavailable during sign-in of %s: %s", sam, exc)
+            note_failure(request, "directory unavailable", "Active Directory cannot be reached; try again shortly.")
+            return None
         if user is None:
             note_failure(request, "wrong password")
             return None
