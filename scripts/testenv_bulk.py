@@ -386,22 +386,11 @@ def templates(alice_sid: str) -> dict[str, bytes]:
 
 
 def alice_sid() -> str:
-    out = subprocess.run(["wbinfo", "-n", f"{ENV['TESTENV_DOMAIN']}\\alice"], capture_output=True, text=True)
-    if out.returncode == 0 and out.stdout.strip():
-        return out.stdout.split()[0]
-    import ldap  # from the project's .venv (python-ldap)
+    """From the DC's own sam.ldb (no LDAP bind, which a DC with NTLM disabled refuses to a password)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import testenv_files
 
-    ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, ENV["TESTENV_CA_FILE"])
-    conn = ldap.initialize(ENV["TESTENV_LDAP_URI"])
-    conn.set_option(ldap.OPT_REFERRALS, 0)
-    conn.simple_bind_s(f"Administrator@{ENV['TESTENV_REALM'].lower()}", ENV["TESTENV_ADMIN_PASSWORD"])
-    (_, attrs), *_ = conn.search_s(ENV["TESTENV_BASE_DN"], ldap.SCOPE_SUBTREE, "(sAMAccountName=alice)",
-                                   ["objectSid"])
-    raw = attrs["objectSid"][0]
-    count = raw[1]
-    authority = int.from_bytes(raw[2:8], "big")
-    subs = [int.from_bytes(raw[8 + 4 * i:12 + 4 * i], "little") for i in range(count)]
-    return "S-1-" + "-".join([str(authority)] + [str(s) for s in subs])
+    return testenv_files.local_sids(ENV, ["alice"])["alice"]
 
 
 def cmd_generate(args) -> None:

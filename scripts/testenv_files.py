@@ -32,7 +32,6 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import ldap
 import smbclient
 import smbclient.shutil
 
@@ -74,18 +73,7 @@ class Estate:
 
     # --- directory ------------------------------------------------------------------------------
     def read_sids(self, names: list[str]) -> dict[str, str]:
-        ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, self.env["TESTENV_CA_FILE"])
-        ldap.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-        conn = ldap.initialize(self.env["TESTENV_LDAP_URI"])
-        conn.set_option(ldap.OPT_REFERRALS, 0)
-        conn.simple_bind_s(f"Administrator@{self.env['TESTENV_REALM'].lower()}", self.env["TESTENV_ADMIN_PASSWORD"])
-        sids = {}
-        for name in names:
-            (_, attrs), *_ = conn.search_s(self.env["TESTENV_BASE_DN"], ldap.SCOPE_SUBTREE,
-                                           f"(sAMAccountName={name})", ["objectSid"])
-            sids[name] = sid_str(attrs["objectSid"][0])
-        conn.unbind_s()
-        return sids
+        return local_sids(self.env, names)
 
     # --- SMB as a given person --------------------------------------------------------------------
     def creds(self, who: str) -> dict:
@@ -158,10 +146,26 @@ class Estate:
                             when.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True, capture_output=True)
 
 
-def sid_str(raw: bytes) -> str:
-    count = raw[1]
-    subs = [int.from_bytes(raw[8 + 4 * i: 12 + 4 * i], "little") for i in range(count)]
-    return f"S-{raw[0]}-{int.from_bytes(raw[2:8], 'big')}" + "".join(f"-{s}" for s in subs)
+def local_sids(env: dict[str, str], names: list[str]) -> dict[str, str]:
+    """sAMAccountName -> SID, read from the DC's own sam.ldb with Samba's ldbsearch (run as root, next to
+    the DC): no LDAP bind at all, which a DC with NTLM disabled would refuse to a password (simple bind)."""
+    sam = Path(env["TESTENV_STATE"]) / "samba" / "private" / "sam.ldb"
+    wanted = "".join(f"(sAMAccountName={name})" for name in names)
+    out = subprocess.run(["ldbsearch", "-H", str(sam), f"--configfile={env['TESTENV_SMB_CONF']}",
+                          "-b", env["TESTENV_BASE_DN"], f"(|{wanted})", "sAMAccountName", "objectSid"],
+                         capture_output=True, text=True, check=True).stdout
+    sids, record = {}, {}
+    for line in out.splitlines() + [""]:
+        key, _, value = line.partition(": ")
+        if key in ("sAMAccountName", "objectSid"):
+            record[key] = value.strip()
+        elif not line.strip() and record:
+            sids[record["sAMAccountName"]] = record["objectSid"]
+            record = {}
+    missing = [name for name in names if name not in sids]
+    if missing:
+        raise SystemExit(f"testenv: no SID in {sam} for {', '.join(missing)}")
+    return sids
 
 
 def blob(seed: str, size: int) -> bytes:

@@ -4,7 +4,6 @@ over SMB with Previous Versions, Redis (cache and Celery broker) and PostgreSQL.
 from __future__ import annotations
 
 import ssl
-import subprocess
 
 import ldap
 import pytest
@@ -13,20 +12,31 @@ from django.core.cache import cache
 from django.db import connection
 
 from restore import smb
+from restore.directory import passwords
 from restore.directory.ldap import Directory, InvalidCredentials
+from tests.support import people
 
 pytestmark = pytest.mark.samba
 
 
 def test_alice_binds_over_ldaps_with_the_certificate_verified(testenv, settings):
     assert settings.LDAP_URI.startswith("ldaps://")
-    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+    with people.directory(testenv) as directory:
         assert directory.user_by_username("alice").display_name == "Alice Archer"
+
+
+def test_with_ntlm_disabled_the_dc_refuses_simple_binds_and_kerberos_checks_passwords(testenv, settings):
+    if not people.ntlm_disabled(testenv):
+        pytest.skip("the test domain allows NTLM (scripts/testenv up --no-ntlm builds one that does not)")
+    assert (settings.LDAP_AUTH, settings.LDAP_PASSWORD_CHECK) == ("gssapi", "kerberos")
+    with pytest.raises(InvalidCredentials):  # NT_STATUS_NTLM_BLOCKED ("data 418"), for the right password
+        Directory(f"alice@{testenv.realm.lower()}", testenv.password).__enter__()
+    assert passwords.password_is_good("alice", testenv.password)
 
 
 def test_starttls_works_and_a_plain_simple_bind_is_refused_by_the_dc(testenv, settings):
     settings.LDAP_URI, settings.LDAP_START_TLS = testenv["TESTENV_LDAP_STARTTLS_URI"], True
-    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+    with people.directory(testenv) as directory:
         assert directory.user_by_username("bob").username == "bob"
     plain = ldap.initialize(testenv["TESTENV_LDAP_STARTTLS_URI"])
     with pytest.raises(ldap.STRONG_AUTH_REQUIRED):
@@ -34,7 +44,7 @@ def test_starttls_works_and_a_plain_simple_bind_is_refused_by_the_dc(testenv, se
 
 
 def test_the_domain_sid_comes_from_the_rootdse_naming_context(testenv):
-    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+    with people.directory(testenv) as directory:
         assert directory.base_dn() == testenv["TESTENV_BASE_DN"]
         alice_sid = directory.user_by_username("alice").sid
         assert alice_sid.rsplit("-", 1)[0] == directory.domain_sid()
@@ -45,7 +55,7 @@ def test_without_a_user_group_setting_every_domain_user_is_a_portal_user(testenv
     from restore.models import Role
 
     settings.ROLE_USER_GROUP = ""
-    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+    with people.directory(testenv) as directory:
         sids = role_group_sids(directory)
         assert sids[Role.USER] == directory.domain_sid() + "-513"
         assert sids[Role.USER] in directory.token_groups(directory.user_by_username("carol").dn)
@@ -78,11 +88,10 @@ def test_snapshots_enumerated_over_smb_are_the_snapshot_directories(testenv):
 
 def test_samba_itself_refuses_alice_in_bobs_folder(testenv):
     """The file server decides access: smbclient as alice cannot list bob's folder."""
-    result = subprocess.run(
-        ["smbclient", "//127.0.0.1/data", "-U", f"{testenv.domain}/alice%{testenv.password}", "-c", "ls bob\\*"],
-        capture_output=True, text=True,
-    )
+    result = people.smbclient(testenv, "data", "alice", "-c", "ls bob\\*")
     assert "NT_STATUS_ACCESS_DENIED" in result.stdout + result.stderr
+    mine = people.smbclient(testenv, "data", "alice", "-c", "ls alice\\*")
+    assert mine.returncode == 0 and "Documents" in mine.stdout, mine.stdout + mine.stderr
 
 
 def test_redis_answers_as_cache_and_broker():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 
 from restore import smb
 from restore.smb import kerberos
@@ -74,3 +75,48 @@ def server_sessions(testenv, options: pool_module.Options | None = None) -> list
 def session_uids(testenv) -> set[int]:
     """The uids of the sessions the file server holds on our pooled connection."""
     return {s["uid"] for s in server_sessions(testenv)}
+
+
+def ntlm_disabled(testenv) -> bool:
+    """The test domain was built with ``ntlm auth = disabled``: it also refuses every LDAP simple bind."""
+    return testenv.facts.get("TESTENV_NTLM") == "disabled"
+
+
+def smbclient(testenv, share: str, username: str, *args: str) -> subprocess.CompletedProcess:
+    """Samba's own smbclient on ``share`` as ``username`` (their password), in the domain's protocol:
+    Kerberos needs the server's name (its SPN is cifs/<name>; the address has none)."""
+    who = f"{testenv.domain}/{username}%{testenv.password}"
+    how = [f"//{SERVER}/{share}", "-U", who]
+    if protocol(testenv) == "kerberos":
+        how = [f"//{testenv['TESTENV_DC_NAME']}/{share}", "-I", SERVER, "--use-kerberos=required",
+               "-U", f"{username}@{testenv.realm}%{testenv.password}"]
+    env = dict(os.environ, KRB5CCNAME=f"MEMORY:smbclient-{username}")
+    return subprocess.run(["smbclient", *how, *args], capture_output=True, text=True, env=env)
+
+
+def ldap_tool(testenv, tool: str, username: str, password: str, *args: str, stdin: str | None = None) -> str:
+    """OpenLDAP's ``ldapsearch``/``ldapmodify`` against the DC as ``username`` (independent of our directory
+    adapter): a simple bind over LDAPS, or with NTLM disabled (simple binds refused) a Kerberos one, from a
+    ticket for their password in a cache of its own, with the TLS channel binding the DC checks."""
+    env = dict(os.environ, LDAPTLS_CACERT=testenv["TESTENV_CA_FILE"], LDAPTLS_REQCERT="demand")
+    if not ntlm_disabled(testenv):
+        return subprocess.run([tool, "-H", testenv["TESTENV_LDAP_URI"], "-x", "-D", f"{username}@{testenv.realm.lower()}",
+                               "-w", password, *args], input=stdin, env=env, check=True, capture_output=True,
+                              text=True).stdout
+    with tempfile.NamedTemporaryFile(prefix="ldap-tool-") as ccache:
+        env["KRB5CCNAME"] = f"FILE:{ccache.name}"
+        subprocess.run(["kinit", f"{username}@{testenv.realm}"], input=password + "\n", env=env, check=True,
+                       capture_output=True, text=True)
+        return subprocess.run([tool, "-H", f"ldaps://{testenv['TESTENV_DC_NAME']}:636", "-Y", "GSSAPI", "-Q", "-N",
+                               "-O", "maxssf=0", "-o", "SASL_CBINDING=tls-endpoint", *args], input=stdin, env=env,
+                              check=True, capture_output=True, text=True).stdout
+
+
+def directory(testenv):
+    """A bound Directory: alice's own simple bind; on a domain with NTLM disabled, which refuses every
+    simple bind, the portal's own (LDAP_AUTH=gssapi from the env file: Kerberos from the keytab)."""
+    from restore.directory.ldap import Directory
+
+    if ntlm_disabled(testenv):
+        return Directory()
+    return Directory(f"alice@{testenv.realm.lower()}", testenv.password)

@@ -28,9 +28,7 @@ DACL_AND_OWNER = 0x1 | 0x4
 
 
 def sid_of(testenv, name: str) -> str:
-    from restore.directory.ldap import Directory
-
-    with Directory(f"alice@{testenv.realm.lower()}", testenv.password) as directory:
+    with people.directory(testenv) as directory:
         if name == "VDI Restore Service":
             return directory.sid_of(f"CN={name},CN=Users,{testenv['TESTENV_BASE_DN']}")
         return directory.user_by_username(name).sid

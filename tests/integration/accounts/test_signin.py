@@ -3,9 +3,7 @@ refusals that change nothing, lockout, logout, CSRF, the local emergency admin."
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,6 +12,7 @@ from django.test import Client, override_settings
 from restore.models import AuditEvent, Identity
 from restore.nt.access import network_logon_sids
 from tests.conftest import basic_auth
+from tests.support import people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
 
@@ -34,13 +33,8 @@ def name_forms(testenv, username):
 
 def ldap_search(testenv, bind_user, base, scope, attrs, flt="(objectClass=*)"):
     """The DC's own answer, through the OpenLDAP CLI (independent of our directory adapter)."""
-    env = dict(os.environ, LDAPTLS_CACERT=testenv["TESTENV_CA_FILE"], LDAPTLS_REQCERT="demand")
-    out = subprocess.run(
-        ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-H", testenv["TESTENV_LDAP_URI"], "-x",
-         "-D", f"{bind_user}@{testenv.realm.lower()}", "-w", testenv.password, "-b", base, "-s", scope, flt, *attrs],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout
-    return out
+    return people.ldap_tool(testenv, "ldapsearch", bind_user, testenv.password, "-LLL", "-o", "ldif-wrap=no",
+                            "-b", base, "-s", scope, flt, *attrs)
 
 
 def dc_token_groups(testenv, username) -> set[str]:
@@ -54,12 +48,7 @@ def dc_token_groups(testenv, username) -> set[str]:
 
 
 def ad_modify(testenv, ldif: str) -> None:
-    env = dict(os.environ, LDAPTLS_CACERT=testenv["TESTENV_CA_FILE"])
-    subprocess.run(
-        ["ldapmodify", "-H", testenv["TESTENV_LDAP_URI"], "-x", "-D", f"Administrator@{testenv.realm.lower()}",
-         "-w", testenv["TESTENV_ADMIN_PASSWORD"]],
-        input=ldif, env=env, check=True, capture_output=True, text=True,
-    )
+    people.ldap_tool(testenv, "ldapmodify", "Administrator", testenv["TESTENV_ADMIN_PASSWORD"], stdin=ldif)
 
 
 def sign_in_events(result=None):

@@ -18,6 +18,7 @@ from restore.models import JobState, Phase, RestoreJob
 from restore.restores import runner as copying
 from restore.smb import servercopy
 from tests.integration.smb.test_data_path import lock
+from tests.support import people
 from tests.support.scratch import SERVER, SHARE, ScratchArea
 
 pytestmark = [pytest.mark.django_db, pytest.mark.samba]
@@ -45,7 +46,7 @@ def test_a_server_side_restore_whose_source_read_fails_half_way_fails_clearly_wi
         "items": [{"root": "scratch", "path": "large.bin", "at": area.snapshots[0]}], "mode": "to_folder",
         "target": {"root": "scratch", "path": "Restored"}}, content_type="application/json")
     assert response.status_code == 201, response.content
-    alice = smb.client_for(SERVER, smb.Credentials("alice", testenv.password, testenv.domain, "ntlm"))
+    alice = people.client(testenv, "alice")
     at = smb.Snapshot.from_token(area.snapshots[0]).at
     with alice.open_read(SHARE, area.path("large.bin"), at) as holder:
         lock(holder, 30 * MIB, 1)  # past the first copychunk request (16 MiB): the copy fails half-way
