@@ -66,10 +66,14 @@ def server_sessions(testenv, options: pool_module.Options | None = None) -> list
     """The sessions the file server holds on this process's pooled connection to it (matched by our
     socket's port), as ``smbstatus --json`` reports them."""
     connection = pool_module.get_pool().connection_for(SERVER, options or smb.settings_options())
-    port = connection.transport._sock.getsockname()[1]
+    return sessions_on_ports(testenv, {str(connection.transport._sock.getsockname()[1])})
+
+
+def sessions_on_ports(testenv, ports: set[str]) -> list[dict]:
+    """The file server's sessions (``smbstatus --json``) whose client end is one of these local ports."""
     out = subprocess.run(["smbstatus", "-s", testenv["TESTENV_SMB_CONF"], "-b", "--json"], capture_output=True,
                          text=True, check=True).stdout
-    return [s for s in json.loads(out).get("sessions", {}).values() if s["hostname"].endswith(f":{port}")]
+    return [s for s in json.loads(out).get("sessions", {}).values() if s["hostname"].rsplit(":", 1)[1] in ports]
 
 
 def session_uids(testenv) -> set[int]:

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from restore.models import JobState, Phase, RestoreJob
 from tests.support.broker import wait_for
-from tests.support.people import uid_of
+from tests.support.people import sessions_on_ports, uid_of
 from tests.support.scratch import ScratchArea, give_root
 from tests.support.workers import Workers
 
@@ -54,9 +54,7 @@ def worker_sessions(testenv, group: int) -> list[dict]:
                              text=True, check=True).stdout.splitlines()
     ports = {line.split()[2].rsplit(":", 1)[1] for line in sockets
              if any(f"pid={pid}," in line for pid in pids) and re.search(r":445\s", line)}
-    out = subprocess.run(["smbstatus", "-s", testenv["TESTENV_SMB_CONF"], "-b", "--json"], capture_output=True,
-                         text=True, check=True).stdout
-    return [s for s in json.loads(out).get("sessions", {}).values() if s["hostname"].rsplit(":", 1)[1] in ports]
+    return sessions_on_ports(testenv, ports)
 
 
 def test_the_worker_restores_in_the_job_owners_own_session(testenv, signed_in, area, delegating_worker):
