@@ -277,7 +277,9 @@ def _gcm(key: bytes) -> AESGCM:
 
 
 def install(connection) -> None:
-    """Route the connection's received packets through ``_receive`` (once per connection)."""
+    """Route the connection's received packets through ``_receive`` (once per connection). The pool
+    calls it as soon as the connection is made, before anything could be sent on the fast path: the
+    receive thread picks the new ``recv`` up after the packet it is already waiting for."""
     transport = connection.transport
     if transport is None or getattr(transport, "_vdp_fast", False):
         return

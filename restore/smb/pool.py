@@ -30,7 +30,7 @@ from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
 from spnego import KerberosCCache
 
-from restore.smb import errors, kerberos, wire
+from restore.smb import errors, fastpath, kerberos, wire
 from restore.smb.types import Credentials
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,10 @@ class Pool:
             if isinstance(err, errors.ConnectionLost):
                 err = errors.Unreachable(str(err))
             raise err from exc
+        # The receive thread is already waiting for the next packet in smbprotocol's own ``recv``; the
+        # one after goes through ``fastpath`` (the session setup answer, here, is smbprotocol's anyway).
+        # Installed on first use instead, a new connection's first fast-path answers came the slow way.
+        fastpath.install(connection)
         # Pipelined requests are small writes in a row: without TCP_NODELAY, Nagle holds each one
         # back until the previous is acknowledged, which costs a round trip (or a 40-200 ms delayed ACK).
         sock = getattr(connection.transport, "_sock", None)

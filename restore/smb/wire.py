@@ -34,11 +34,9 @@ from smbprotocol.open import (
     CloseFlags,
     CreateDisposition,
     ImpersonationLevel,
-    QueryDirectoryFlags,
     ShareAccess,
     SMB2CloseRequest,
     SMB2CreateRequest,
-    SMB2QueryDirectoryRequest,
     SMB2QueryInfoRequest,
     SMB2ReadRequest,
     SMB2ReadResponse,
@@ -206,17 +204,6 @@ def write(file_id: bytes, offset: int, data: bytes) -> SMB2WriteRequest:
     return req
 
 
-def query_directory(info_class: int, *, file_id: bytes = RELATED, pattern: str = "*", restart: bool = False,
-                    max_output: int = MAX_PAYLOAD_SIZE) -> SMB2QueryDirectoryRequest:
-    req = SMB2QueryDirectoryRequest()
-    req["file_information_class"] = info_class
-    req["flags"] = QueryDirectoryFlags.SMB2_RESTART_SCANS if restart else 0
-    req["file_id"] = file_id
-    req["output_buffer_length"] = max_output
-    req["buffer"] = pattern.encode("utf-16-le")
-    return req
-
-
 def name_of(path: str) -> str:
     return path.rpartition("\\")[2]
 
@@ -234,8 +221,6 @@ def credit_charge(msg) -> int:
         size = msg["length"].get_value()
     elif command == Commands.SMB2_IOCTL:
         size = max(len(msg["buffer"]), msg["max_output_response"].get_value())
-    elif command == Commands.SMB2_QUERY_DIRECTORY:
-        size = max(len(msg["buffer"]), msg["output_buffer_length"].get_value())
     else:
         size = 1
     return (max(0, size - 1) // MAX_PAYLOAD_SIZE) + 1
@@ -359,7 +344,6 @@ class Exchange:
                 return [self._send_data(messages[0])]
             session = self.tree.session
             if all(isinstance(m, packed.Packed) for m in messages) and fastpath.usable(self.connection, session):
-                fastpath.install(self.connection)
                 return fastpath.send_chain(self.connection, session, self.tree.tree_connect_id, messages)
             messages = [m.standard() if isinstance(m, Data) else m for m in messages]
             return self.connection.send_compound(messages, self.tree.session.session_id,
@@ -374,7 +358,6 @@ class Exchange:
         session = self.tree.session
         if not fastpath.usable(self.connection, session):
             return self.connection.send_compound([msg.standard()], session.session_id, self.tree.tree_connect_id)[0]
-        fastpath.install(self.connection)
         charge = fastpath.credits_for(msg.length)
         if msg.payload is None:
             return fastpath.send(self.connection, session, self.tree.tree_connect_id, Commands.SMB2_READ,
