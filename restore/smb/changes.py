@@ -24,7 +24,7 @@ from django.conf import settings
 from smbprotocol.ioctl import CtlCode
 from smbprotocol.open import CreateDisposition, ShareAccess
 
-from restore.smb import errors, servercopy, wire
+from restore.smb import errors, packed, servercopy, wire
 from restore.smb.handles import WriteHandle
 from restore.smb.types import Entry, basic_information
 from restore.smb.wire import OPEN_REPARSE_POINT
@@ -212,8 +212,8 @@ def _refuse_links(ex: wire.Exchange, path: str, action: str) -> None:
         compounds.append([wire.create(folder, access=wire.FILE_READ_ATTRIBUTES | wire.FILE_READ_DATA
                                       | wire.SYNCHRONIZE, options=wire.DIRECTORY | OPEN_REPARSE_POINT),
                           wire.query_info(InfoType.SMB2_0_INFO_FILE, FILE_INTERNAL_INFORMATION, max_output=8),
-                          wire.query_directory(FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION, pattern="..",
-                                               restart=True, max_output=1024),
+                          packed.query_directory(FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION, pattern="..",
+                                                 restart=True, max_output=1024),
                           wire.close()])
     replies = ex.pipeline(compounds)
     above = None  # the FileId of the folder above

@@ -335,9 +335,11 @@ def _descriptor(replies: list[wire.Reply], path: str):
 
 
 def _list_compound(path: str, at: datetime | None, out_size: int, options: int) -> list:
-    return [wire.create(path, access=LIST_ACCESS, at=at, options=options),
-            wire.query_directory(LIST_INFO, restart=True, max_output=out_size),
-            wire.query_directory(LIST_INFO, max_output=out_size), wire.close()]
+    """Packed (``packed``): a walk sends thousands, and on the fast path their answers are parsed
+    without smbprotocol's message classes."""
+    return [packed.create(path, access=LIST_ACCESS, at=at, options=options),
+            packed.query_directory(LIST_INFO, restart=True, max_output=out_size),
+            packed.query_directory(LIST_INFO, max_output=out_size), packed.close()]
 
 
 def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, replies: list,
@@ -352,8 +354,8 @@ def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, re
     if first.status == _NO_MORE_FILES or second.status == _NO_MORE_FILES:
         return entries
     second.check(path, "list folder")
-    (opened, first) = ex.call(wire.create(path, access=LIST_ACCESS, at=at, options=options),
-                              wire.query_directory(LIST_INFO, restart=True, max_output=out_size))
+    (opened, first) = ex.call(packed.create(path, access=LIST_ACCESS, at=at, options=options),
+                              packed.query_directory(LIST_INFO, restart=True, max_output=out_size))
     opened.check(path, "list folder")
     file_id = opened.file_id()
     try:
@@ -361,7 +363,7 @@ def _listed(ex: wire.Exchange, path: str, at: datetime | None, out_size: int, re
         reply = first
         while reply.status != _NO_MORE_FILES:
             entries.extend(_parse_directory(reply.check(path, "list folder").buffer()))
-            (reply,) = ex.call(wire.query_directory(LIST_INFO, file_id=file_id, max_output=out_size))
+            (reply,) = ex.call(packed.query_directory(LIST_INFO, file_id=file_id, max_output=out_size))
         return entries
     finally:
         ex.close_quietly(file_id)

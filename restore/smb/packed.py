@@ -1,11 +1,13 @@
-"""Fixed-layout messages packed and parsed with ``struct``: what a timeline sends and reads.
+"""Fixed-layout messages packed and parsed with ``struct``: what timelines, listings and bulk
+security-descriptor reads send and read.
 
 A timeline asks, per snapshot, one related compound CREATE (with a TWrp create context) +
 QUERY_INFO (security descriptor) + CLOSE, hundreds at a time. Built as smbprotocol ``Structure``
 objects those cost about 1 ms of CPU per message (every field packed, measured and copied several
 times), which made a 512-snapshot timeline CPU-bound while the wire needs a few round trips. The
 three requests and the answers read from them are fixed layouts ([MS-SMB2] 2.2.13, 2.2.14, 2.2.37,
-2.2.38, 2.2.15), so they are packed and parsed here in a few microseconds each.
+2.2.38, 2.2.15), so they are packed and parsed here in a few microseconds each. A folder's listing is the same
+kind of compound: CREATE + QUERY_DIRECTORY + QUERY_DIRECTORY + CLOSE (2.2.33, 2.2.34).
 
 A ``Packed`` message goes through smbprotocol's own ``send_compound`` unchanged (it asks only for
 ``COMMAND``, ``len()`` and ``pack()``), so an encrypted session still sends it; on an unencrypted
@@ -24,6 +26,7 @@ from restore.smb.types import Entry, from_filetime, to_filetime
 CREATE_REQUEST = struct.Struct("<HBBIQQIIIIIHHII")  # 2.2.13 up to Buffer: 56 bytes
 TWRP_CONTEXT = struct.Struct("<IHHHHI4s4xQ")  # 2.2.13.2 with the name "TWrp" and an 8-byte FILETIME: 32
 QUERY_INFO_REQUEST = struct.Struct("<HBBIHHIII16s")  # 2.2.37 up to Buffer: 40 bytes
+QUERY_DIRECTORY_REQUEST = struct.Struct("<HBBI16sHHI")  # 2.2.33 up to Buffer: 32 bytes
 CLOSE_REQUEST = struct.Struct("<HHI16s")  # 2.2.15: 24 bytes
 CREATE_ANSWER = struct.Struct("<HBBIqqqqqqII16sII")  # 2.2.14 up to Buffer: 88 bytes
 BUFFER_ANSWER = struct.Struct("<HHI")  # 2.2.38 / 2.2.34: StructureSize, OutputBufferOffset, OutputBufferLength
@@ -33,6 +36,8 @@ IMPERSONATION = 2
 INFO_SECURITY = 3
 FILE_OPEN = 1
 SHARE_ALL = 0x7
+RESTART_SCANS = 0x1
+ALL_NAMES = "*".encode("utf-16-le")
 
 
 class Packed:
@@ -50,6 +55,26 @@ class Packed:
 
     def pack(self) -> bytes:
         return self.body
+
+    def __getitem__(self, field: str) -> _Field:
+        """The two fields smbprotocol's ``send_compound`` reads of a QUERY_DIRECTORY to charge it
+        credits (an encrypted session sends packed messages that way): answers giving this charge."""
+        if self.COMMAND != Commands.SMB2_QUERY_DIRECTORY or field not in ("buffer", "output_buffer_length"):
+            raise KeyError(field)
+        return _Field(b"" if field == "buffer" else (self.charge - 1) * 65536 + 1)
+
+
+class _Field:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def get_value(self):
+        return self.value
 
 
 def create(path: str, *, access: int, at: datetime | None = None, options: int = 0) -> Packed:
@@ -71,6 +96,16 @@ def query_security(additional: int, *, file_id: bytes = RELATED, max_output: int
     """QUERY_INFO of the security descriptor parts named by ``additional`` (owner, group, DACL...)."""
     body = QUERY_INFO_REQUEST.pack(41, INFO_SECURITY, 0, max_output, 0, 0, 0, additional, 0, file_id)
     return Packed(Commands.SMB2_QUERY_INFO, body + b"\x00", (max(0, max_output - 1) >> 16) + 1)
+
+
+def query_directory(info_class: int, *, file_id: bytes = RELATED, pattern: str = "*", restart: bool = False,
+                    max_output: int = 65536) -> Packed:
+    """QUERY_DIRECTORY of the names matching ``pattern`` in the folder ``file_id`` (the related CREATE's
+    by default), up to ``max_output`` bytes of entries; ``restart`` starts from the first entry."""
+    name = ALL_NAMES if pattern == "*" else pattern.encode("utf-16-le")
+    body = QUERY_DIRECTORY_REQUEST.pack(33, info_class, RESTART_SCANS if restart else 0, 0, file_id,
+                                        HEADER_SIZE + QUERY_DIRECTORY_REQUEST.size, len(name), max_output)
+    return Packed(Commands.SMB2_QUERY_DIRECTORY, body + name, (max(0, max_output - 1) >> 16) + 1)
 
 
 def close(file_id: bytes = RELATED) -> Packed:

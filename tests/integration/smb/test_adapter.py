@@ -413,12 +413,15 @@ def test_an_unreachable_server_fails_fast_without_a_retry(settings, testenv):
     assert time.monotonic() - started < 2
 
 
-def test_encrypted_sessions_read_the_same_bytes_on_their_own_connection(settings, svc, testenv):
-    svc.stat("data", DOCS)
+def test_encrypted_sessions_read_and_list_the_same_on_their_own_connection(settings, svc, testenv):
+    listed = svc.list_dir("data", DOCS)
     settings.SMB_ENCRYPT = True
     encrypted = smb.client_for(SERVER)
     path = DOCS + "\\big.log"
     assert encrypted.sha256("data", path) == hashlib.sha256(disk(testenv, path).read_bytes()).hexdigest()
+    # Packed listing compounds go through smbprotocol's send_compound on an encrypted session.
+    assert sorted(e.name for e in encrypted.list_dir("data", DOCS)) == sorted(e.name for e in listed)
+    assert {e.name for e in listed} == {p.name for p in disk(testenv, DOCS).iterdir()}
     assert encrypted.pool.tree(SERVER, "data", encrypted.credentials, encrypted.options).session.encrypt_data
     assert encrypted.pool.connection_for(SERVER, encrypted.options) is not svc.pool.connection_for(SERVER, svc.options)
 
