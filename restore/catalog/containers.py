@@ -176,6 +176,16 @@ class ContainerSnapshotBuild(SnapshotBuild):
             self._apply(None, diff, {c.key: gate.path for c in children}, folder=None, digest=None)
         return folder
 
+    def _fetch_many(self, items: list[tuple[str, bool]]) -> list:
+        """Inside a container, folder by folder (parsing, no round trips to pipeline)."""
+        out = []
+        for path, with_sds in items:
+            try:
+                out.append(self._fetch(path, with_sds))
+            except Exception as exc:  # as the walk would have met it: the folder's own outcome
+                out.append(exc)
+        return out
+
     def _fetch(self, path: str, with_sds: bool):
         try:
             listing = self.client.list_dir(self.share, path, at=self.at)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,8 +15,10 @@ from django.utils import timezone
 
 from restore import smb
 from restore.catalog.fresh import BATCH_ROWS, FreshRows
-from restore.catalog.logic import Child, FolderDiff, Row, diff_folder, listing_digest, walk_order
-from restore.catalog.rows import child_row, fill_sds, sd_hash, store_sd, version_row, with_sd
+from restore.catalog.listing import AHEAD, Lister
+from restore.catalog.logic import FolderDiff, diff_folder, listing_digest, walk_order
+from restore.catalog.rows import child_row, fill_sds, sd_hash, store_sd, with_sd
+from restore.catalog.writes import GROUP, Changed, GroupWrites
 from restore.models.catalog import (
     ACL_EVERY,
     CatalogEntry,
@@ -32,9 +33,6 @@ log = logging.getLogger(__name__)
 
 FLUSH_FOLDERS = 200  # unchanged folders marked per batch
 FLUSH_SECONDS = 5.0
-LIST_THREADS = 4  # folders listed at once: overlaps SMB round trips (measured ~1.9x on loopback)
-PREFETCH = 32  # folder listings in flight ahead of the one being written
-PREFETCH_DONE = 2000  # listings received and not yet reached by the walk, at most
 MAX_UNLISTED = 1000  # folders that could not be listed, remembered per snapshot (beyond: not covered)
 
 
@@ -80,7 +78,7 @@ class _Folder:
     digest: str
 
 
-class SnapshotBuild:
+class SnapshotBuild(GroupWrites):
     def __init__(self, source, snap, client, mode, owner, budget, on_folder):
         self.source = source
         self.snap = snap
@@ -96,6 +94,7 @@ class SnapshotBuild:
         self.exact = self.mode == ACL_EVERY
         self.sd_ids: dict[str, int] = {}
         self.pending: list[int] = []  # unchanged folders, not yet marked
+        self.changed: list[Changed] = []  # changed folders, not yet written (writes.py)
         self.new_folders: set[int] = set()  # folder entries created by this build: no children, no rows yet
         self.fresh_rows = FreshRows(source.id, self.n)  # their rows, written in batches
         self.counts = {"folders_done": 0, "objects_seen": 0, "rows_written": 0, "sd_reads": 0, "unreadable_sds": 0,
@@ -119,10 +118,9 @@ class SnapshotBuild:
         root = self._root()
         stack = [root] if root is not None else []
         self.ahead = iter(self._expected(root))
-        with ThreadPoolExecutor(LIST_THREADS, thread_name_prefix="catalog") as pool:
-            self.fetching, self.flying = {}, []
+        with Lister(self._fetch_many) as self.lister:
             while stack:
-                self._prefetch(pool, stack)
+                self._prefetch(stack)
                 folder = stack.pop()
                 if self.on_folder is not None:
                     self.on_folder(folder.path)
@@ -207,17 +205,20 @@ class SnapshotBuild:
                 folder.listed_idx = self.n
                 self.counts["folders_done"] += 1
                 return subfolders
-        fresh = folder.id in self.new_folders  # nothing below it is catalogued: no look-ups
-        rows = [] if fresh else self._open_rows(parent_id=folder.id)
-        diff = diff_folder(children, rows, compare_sd=self.exact)
-        if not self.exact and diff.needs_sd():
-            wanted = [paths[c.key] for c in diff.needs_sd()]
-            sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
-            diff = fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
-        if fresh and self.fresh_rows.enabled:
-            ids = self._collect(folder, diff, paths, digest)
-        else:
-            ids = self._apply(folder, diff, paths, folder=folder, digest=digest, fresh=fresh)
+        if folder.id not in self.new_folders:  # written with the next group of changed folders
+            self.changed.append(Changed(folder, children, paths, digest, raw_sds))
+            new_dirs = any(c.is_dir and path_key(paths[c.key]) not in self.by_key for c in children)
+            ids = self._write_changed()[folder.id] if new_dirs or len(self.changed) >= GROUP else {}
+        else:  # new to the catalog: nothing below it is catalogued, no look-ups
+            diff = diff_folder(children, [], compare_sd=self.exact)
+            if not self.exact and diff.needs_sd():
+                wanted = [paths[c.key] for c in diff.needs_sd()]
+                sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
+                diff = fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
+            if self.fresh_rows.enabled:
+                ids = self._collect(folder, diff, paths, digest)
+            else:
+                ids = self._apply(folder, diff, paths, folder=folder, digest=digest, fresh=True)
         subfolders = []
         for c in children:
             if c.is_dir:
@@ -237,17 +238,22 @@ class SnapshotBuild:
 
     # --- reading from the server --------------------------------------------------------------------
 
-    def _fetch(self, path: str, with_sds: bool) -> tuple[list[smb.Entry], dict | None]:
-        """A folder's listing and, when they will be needed (every-snapshot, or a folder new to the
-        catalog), its children's SDs (None: not read). Runs in the listing threads."""
-        listing = self.client.list_dir(self.share, path, at=self.at)
-        if not with_sds:
-            return listing, None
-        children = [f"{path}\\{e.name}" if path else e.name for e in listing]
+    def _fetch_many(self, items: list[tuple[str, bool]]) -> list:
+        """Many folders' listings in one pipelined call and, for those that will need them (every-snapshot,
+        or a folder new to the catalog), their children's SDs in one more: [(entries, {path: SD} or None:
+        not read) or the exception listing the folder raised]. Runs in the lister's threads."""
+        listings = self.client.list_dirs(self.share, [path for path, _ in items], at=self.at)
+        children = [[f"{path}\\{e.name}" if path else e.name for e in listing]
+                    if with_sds and not isinstance(listing, Exception) else None
+                    for (path, with_sds), listing in zip(items, listings)]
+        wanted = [p for paths in children if paths for p in paths]
         try:
-            return listing, self.client.security_descriptors_many(self.share, children, at=self.at) if children else {}
+            sds = self.client.security_descriptors_many(self.share, wanted, at=self.at) if wanted else {}
         except smb.SmbError:  # read again by the walk itself, whose failure is the snapshot's
-            return listing, None
+            sds = None
+        return [listing if isinstance(listing, Exception) else
+                (listing, None if paths is None or sds is None else {p: sds[p] for p in paths})
+                for listing, paths in zip(listings, children)]
 
     def _needs_sds(self, folder: _Folder) -> bool:
         return self.exact or self.prev is None or folder.listed_idx is None
@@ -258,27 +264,28 @@ class SnapshotBuild:
         known = [(f.id, f.parent_id, f.path) for f in self.folders.values() if f.listed_idx in (self.prev, self.n)]
         return [] if root is None or self.prev is None else [self.folders[i] for i in walk_order(root.id, known)]
 
-    def _prefetch(self, pool: ThreadPoolExecutor, stack: list[_Folder]) -> None:
+    def _prefetch(self, stack: list[_Folder]) -> None:
         """Ask for the next folders while this one is written: the stack's top, then those expected next."""
-        self.flying = [f for f in self.flying if not f.done()]
-        for folder in reversed(stack[-PREFETCH:]):
-            if len(self.flying) >= PREFETCH:
-                return
-            self._ask(pool, folder)
-        while len(self.flying) < PREFETCH and len(self.fetching) < PREFETCH_DONE:
+        room = self.lister.room()
+        for folder in reversed(stack[-AHEAD:]):
+            if room <= 0:
+                break
+            room -= self._ask(folder)
+        while room > 0:
             folder = next(self.ahead, None)
             if folder is None:
-                return
-            self._ask(pool, folder)
+                break
+            room -= self._ask(folder)
+        self.lister.send()
 
-    def _ask(self, pool: ThreadPoolExecutor, folder: _Folder) -> None:
-        if folder.id not in self.fetching and folder.listed_idx != self.n:
-            self.fetching[folder.id] = pool.submit(self._fetch, folder.path, self._needs_sds(folder))
-            self.flying.append(self.fetching[folder.id])
+    def _ask(self, folder: _Folder) -> int:
+        if folder.listed_idx == self.n or self.lister.asked(folder.id):
+            return 0
+        self.lister.ask(folder.id, folder.path, self._needs_sds(folder))
+        return 1
 
     def _fetched(self, folder: _Folder) -> tuple[list[smb.Entry], dict | None]:
-        future = self.fetching.pop(folder.id, None)
-        return future.result() if future is not None else self._fetch(folder.path, self._needs_sds(folder))
+        return self.lister.take(folder.id, folder.path, self._needs_sds(folder))
 
     def _read_sds(self, paths: list[str]) -> dict[str, str | None]:
         """{path: sha256 of its SD, or None when the server could not give it}; new SDs stored."""
@@ -312,46 +319,6 @@ class SnapshotBuild:
 
     # --- writing ------------------------------------------------------------------------------------
 
-    def _open_rows(self, *, parent_id: int | None = None, entry_ids: list[int] | None = None) -> list[Row]:
-        rows = CatalogVersion.objects.filter(last_idx__isnull=True)
-        rows = rows.filter(entry__parent_id=parent_id) if entry_ids is None else rows.filter(entry_id__in=entry_ids)
-        return [Row(version_id=v, entry_id=e, name=name, is_dir=d, size=s, last_write=lw, changed=ch, attributes=a,
-                    sd=sha)
-                for v, e, name, d, s, lw, ch, a, sha in rows.values_list(
-                    "id", "entry_id", "entry__name", "entry__is_dir", "size", "last_write", "changed", "attributes",
-                    "sd__sha256")]
-
-    def _apply(self, parent: _Folder | None, diff: FolderDiff, paths: dict, *, folder: _Folder | None,
-               digest: str | None, fresh: bool = False) -> dict:
-        """Write one folder's differences and its checkpoint in one transaction; {child key: entry id}.
-        The snapshot's counters are saved with the next checkpoint (they are progress, not state)."""
-        ids: dict = {}
-        with transaction.atomic():
-            self._flush(inside=True)
-            ids.update(self._entries(parent, diff.added, paths, fresh))
-            for row, child in diff.changed + diff.renamed:
-                ids[child.key] = row.entry_id
-            closing = [r.version_id for r in diff.removed] + [r.version_id for r, _ in diff.changed]
-            if closing and self.prev is not None:
-                CatalogVersion.objects.filter(id__in=closing).update(last_idx=self.prev)
-            elif closing:  # cannot happen: without a previous snapshot nothing is open
-                raise AssertionError("open rows without a previous snapshot")
-            gone_dirs = [r.entry_id for r in diff.removed if r.is_dir]
-            if gone_dirs:
-                self._close_below(gone_dirs)
-            new_rows = [version_row(ids[c.key], self.n, c, self.sd_ids) for c in diff.added]
-            new_rows += [version_row(row.entry_id, self.n, c, self.sd_ids) for row, c in diff.changed]
-            CatalogVersion.objects.bulk_create(new_rows)
-            for row, child in diff.renamed:
-                CatalogEntry.objects.filter(id=row.entry_id).update(name=child.name, path=paths[child.key])
-            written = len(closing) + len(new_rows)
-            if folder is not None:
-                CatalogEntry.objects.filter(id=folder.id).update(listed_idx=self.n, digest=digest)
-                folder.listed_idx, folder.digest = self.n, digest
-                self.counts["folders_done"] += 1
-            self.counts["rows_written"] += written
-        return ids
-
     def _collect(self, folder: _Folder, diff: FolderDiff, paths: dict, digest: str) -> dict:
         """A folder new to the catalog (every child new): its rows go with the next batch (fresh.py)."""
         ids = self.fresh_rows.add(folder.id, digest, diff.added, paths, self.sd_ids)
@@ -363,50 +330,9 @@ class SnapshotBuild:
             self._flush()
         return ids
 
-    def _entries(self, parent: _Folder | None, added: list[Child], paths: dict, fresh: bool = False) -> dict:
-        """Entry ids for new children: existing entries (a path back after a deletion) or new ones
-        (only new ones below a folder new to the catalog: ``fresh``)."""
-        if not added:
-            return {}
-        keys = {(path_key(paths[c.key]), c.is_dir): c for c in added}
-        ids = {}
-        existing = [] if fresh else CatalogEntry.objects.filter(
-            source=self.source, path_key__in=[k for k, _ in keys]).values_list("id", "path_key", "is_dir", "name")
-        for entry_id, key, is_dir, name in existing:
-            child = keys.pop((key, is_dir), None)
-            if child is not None:
-                ids[child.key] = entry_id
-                if name != child.name:
-                    CatalogEntry.objects.filter(id=entry_id).update(name=child.name, path=paths[child.key])
-        created = CatalogEntry.objects.bulk_create([
-            CatalogEntry(source=self.source, parent_id=parent.id if parent else None, path=paths[c.key],
-                         path_key=key, name=c.name, is_dir=c.is_dir)
-            for (key, _), c in keys.items()
-        ])
-        for entry, child in zip(created, keys.values()):
-            ids[child.key] = entry.id
-            if child.is_dir:
-                self.new_folders.add(entry.id)
-        return ids
-
-    def _close_below(self, folder_ids: list[int]) -> None:
-        """Everything below folders that are gone (or cannot be listed) is not in snapshot n."""
-        below = set(folder_ids)
-        frontier = list(folder_ids)
-        children_of: dict[int, list[int]] = {}
-        for f in self.folders.values():
-            if f.parent_id is not None:
-                children_of.setdefault(f.parent_id, []).append(f.id)
-        while frontier:
-            for child in children_of.get(frontier.pop(), []):
-                if child not in below:
-                    below.add(child)
-                    frontier.append(child)
-        if self.prev is not None:
-            CatalogVersion.objects.filter(entry__parent_id__in=below, last_idx__isnull=True).update(last_idx=self.prev)
-
     def _unlisted(self, folder: _Folder) -> None:
         """A folder of the snapshot that cannot be listed: nothing below it is known at n."""
+        self._write_changed()
         with transaction.atomic():
             self._flush(inside=True)
             self._close_below([folder.id])
@@ -420,7 +346,10 @@ class SnapshotBuild:
             snap.save(update_fields=["unlisted_folders", "folders_done", "unlisted"])
 
     def _flush(self, inside: bool = False) -> None:
-        """Write the fresh folders, mark the unchanged folders done for n, save the counters (a checkpoint)."""
+        """Write the changed and the fresh folders, mark the unchanged folders done for n, save the counters
+        (a checkpoint). ``inside``: within a group's transaction, which writes the changed folders itself."""
+        if not inside:
+            self._write_changed()
         counts = {k: F(k) + v for k, v in self.counts.items() if v}
         if not self.pending and not counts and not len(self.fresh_rows):
             return

@@ -17,8 +17,9 @@ import pytest
 
 from restore import smb
 from restore.accounts import identity
-from restore.catalog import build, sources
+from restore.catalog import build, sources, walk
 from restore.models import AuditEvent
+from restore.models import catalog as catalog_models
 from restore.models.catalog import CatalogEntry, CatalogSnapshot, CatalogSource, CatalogVersion, SnapshotState
 from restore.nt.access import FILE_ALL_ACCESS
 from restore.nt.constants import ACCESS_ALLOWED_ACE_TYPE, CONTAINER_INHERIT_ACE, OBJECT_INHERIT_ACE
@@ -343,7 +344,55 @@ def test_an_incremental_build_writes_only_what_changed_and_equals_a_build_from_s
     assert bench.dump() == incremental
 
 
-def test_an_interrupted_build_resumes_where_it_stopped_and_equals_an_uninterrupted_one(bench):
+@pytest.mark.parametrize("group", [1, 3, 64])
+def test_changed_folders_written_in_groups_equal_a_build_from_scratch(bench, settings, monkeypatch, group):
+    """Groups of changed folders (writes.py) of any size: files changed, added and deleted in many folders,
+    a folder deleted (with what is below it), a new folder with a subfolder, a folder back after its
+    deletion, in each of two snapshots, in on-change and in every-snapshot mode."""
+    monkeypatch.setattr(walk, "GROUP", group)
+    for i in range(7):
+        bench.put(f"d{i}\\a.txt", b"a")
+        bench.put(f"d{i}\\keep.txt", b"k")
+        bench.put(f"d{i}\\sub\\b.txt", b"b")
+    bench.put("gone\\deep\\x.txt", b"x")
+    bench.snapshot()
+    for i in range(0, 7, 2):
+        bench.put(f"d{i}\\a.txt", b"a, changed")
+        bench.put(f"d{i}\\sub\\new.txt", b"new")
+    bench.client.delete("bench", bench.path("d1\\keep.txt"))
+    bench.delete_tree("gone")
+    bench.put("fresh\\inner\\z.txt", b"z")
+    second = bench.snapshot()
+    bench.put("gone\\deep\\x.txt", b"back")
+    bench.put("d3\\a.txt", b"changed in the third")
+    bench.delete_tree("d5\\sub")
+    third = bench.snapshot()
+    for mode in (catalog_models.ACL_ON_CHANGE, catalog_models.ACL_EVERY):
+        settings.CATALOG_ACL_CHECK = mode
+        build.reset(bench.source)
+        bench.build()
+        incremental = bench.dump()
+        for token in (second, third):
+            assert CatalogSnapshot.objects.get(source=bench.source, token=token).complete
+        monkeypatch.setattr(walk, "GROUP", 10_000)
+        build.reset(bench.source)
+        bench.build()
+        assert bench.dump() == incremental
+        monkeypatch.setattr(walk, "GROUP", group)
+    facts = {(row[0].rpartition("alice\\")[2], row[2], row[3]) for row in incremental}
+    tokens = bench.tokens
+    assert ("d1\\keep.txt", tokens[0], tokens[0]) in facts  # deleted at the second: closed at the first
+    assert ("gone\\deep\\x.txt", tokens[0], tokens[0]) in facts and ("gone\\deep\\x.txt", third, None) in facts
+    assert ("d5\\sub\\b.txt", tokens[0], second) in facts and ("fresh\\inner\\z.txt", second, None) in facts
+    assert ("d2\\a.txt", tokens[0], tokens[0]) in facts and ("d2\\a.txt", second, None) in facts
+    assert ("d3\\a.txt", tokens[0], second) in facts and ("d3\\a.txt", third, None) in facts
+
+
+def test_an_interrupted_build_resumes_where_it_stopped_and_equals_an_uninterrupted_one(bench, monkeypatch):
+    # Checkpoints every 2 folders (changed ones are written in groups, unchanged ones marked in batches),
+    # so that a crash at the 25th folder has work behind it to keep.
+    monkeypatch.setattr(walk, "GROUP", 2)
+    monkeypatch.setattr(walk, "FLUSH_FOLDERS", 2)
     for i in range(8):
         bench.put(f"f{i}\\x.txt", b"x")
         bench.put(f"f{i}\\deeper\\y.txt", b"y")

@@ -157,7 +157,8 @@ def test_reads_ask_for_backup_intent_exactly_when_configured(settings):
         settings.SMB_BACKUP_INTENT = on
         client = smb.client_for(SERVER)
         sd_open = packed.CREATE_REQUEST.unpack_from(client._sd_compound("x", None)[0].body)  # packed
-        listing_open = smb_client._list_compound("x", None, 1024, client.read_options(wire.DIRECTORY))[0]
-        for options in (sd_open[10], listing_open["create_options"].get_value()):  # CreateOptions
+        listing_open = packed.CREATE_REQUEST.unpack_from(
+            smb_client._list_compound("x", None, 1024, client.read_options(wire.DIRECTORY))[0].body)
+        for options in (sd_open[10], listing_open[10]):  # CreateOptions
             assert bool(options & wire.BACKUP_INTENT) is on
         assert client.read_options(wire.DIRECTORY) & wire.DIRECTORY
