@@ -50,16 +50,23 @@ def _parse_token(token: str) -> datetime:
 _EPOCH_AS_FILETIME = 116444736000000000  # 1970-01-01 in 100 ns units since 1601-01-01
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_unix_microseconds(value: int) -> datetime:
+    return _UNIX_EPOCH + timedelta(microseconds=value)
+
+
 def from_filetime(value: int) -> datetime:
     """FILETIME (100 ns since 1601, UTC) -> aware datetime (microsecond precision)."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=(value - _EPOCH_AS_FILETIME) // 10)
+    return _UNIX_EPOCH + timedelta(microseconds=(value - _EPOCH_AS_FILETIME) // 10)
 
 
 def to_filetime(value: datetime) -> int:
     if value.tzinfo is None:
         raise ValueError("file times must be timezone-aware (UTC)")
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return _EPOCH_AS_FILETIME + (delta // timedelta(microseconds=1)) * 10
+    delta = value - _UNIX_EPOCH  # four of these per listed object: plain integer arithmetic
+    return _EPOCH_AS_FILETIME + ((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) * 10
 
 
 def basic_information(*, created: datetime | None = None, last_access: datetime | None = None,
