@@ -25,6 +25,7 @@ One build per source at a time: a lease on the source row, renewed as checkpoint
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ from restore.models.catalog import (
 )
 
 log = logging.getLogger(__name__)
+
+BUILD_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a build runs (below)
 
 
 @dataclass
@@ -207,7 +210,14 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
     client, walker = containers.builder(source, client)  # a container source reads inside its containers
     mode = settings.CATALOG_ACL_CHECK
     budget = BuildBudget(deadline, stop_after_folders)
+    switching = sys.getswitchinterval()
     try:
+        # The build's threads (the walk, the listing calls, the SMB receive thread) each wait on a socket
+        # many times per folder, then need the GIL back at once: with Python's 5 ms default, a thread
+        # woken by its answer waits for whichever one holds the GIL. Measured on the 20,000-file bench
+        # tree: 0.5 ms gives 1.44 s per snapshot instead of 1.97 s (a plain 4-thread walk is slower with
+        # it, 49 s against 34 s for 20 snapshots: so only for the build, and put back after it).
+        sys.setswitchinterval(BUILD_SWITCH_INTERVAL)
         no_wal_wait(True)
         CatalogSource.objects.filter(id=source_id).update(last_run_at=timezone.now(), requested_at=None)
         sync_snapshots(source, client)
@@ -240,6 +250,7 @@ def build_source(source_id: int, *, deadline: float | None = None, stop_after_fo
         outcome.error = str(exc)
         log.warning("catalog %s: %s", source, exc)
     finally:
+        sys.setswitchinterval(switching)
         no_wal_wait(False)
         if outcome.error:
             CatalogSource.objects.filter(id=source_id).update(last_error=outcome.error[:2000])

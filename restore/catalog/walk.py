@@ -132,7 +132,7 @@ class SnapshotBuild(GroupWrites):
                 subfolders = self._folder(folder)
                 stack.extend(sorted(subfolders, key=lambda f: f.path.lower(), reverse=True))
                 if len(self.pending) >= FLUSH_FOLDERS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-                    self._flush()
+                    self._flush(changed=False)  # changed folders wait for a full group
         self._flush()
         with transaction.atomic():
             snap = CatalogSnapshot.objects.select_for_update().get(id=self.snap.id)
@@ -327,7 +327,7 @@ class SnapshotBuild(GroupWrites):
         self.counts["folders_done"] += 1
         self.counts["rows_written"] += len(diff.added)
         if len(self.fresh_rows) >= BATCH_ROWS:
-            self._flush()
+            self._flush(changed=False)
         return ids
 
     def _unlisted(self, folder: _Folder) -> None:
@@ -345,10 +345,11 @@ class SnapshotBuild(GroupWrites):
                 snap.unlisted = snap.unlisted + [folder.path.lower()]
             snap.save(update_fields=["unlisted_folders", "folders_done", "unlisted"])
 
-    def _flush(self, inside: bool = False) -> None:
-        """Write the changed and the fresh folders, mark the unchanged folders done for n, save the counters
-        (a checkpoint). ``inside``: within a group's transaction, which writes the changed folders itself."""
-        if not inside:
+    def _flush(self, inside: bool = False, *, changed: bool = True) -> None:
+        """Write the fresh folders, mark the unchanged folders done for n, save the counters (a checkpoint),
+        and with ``changed`` write the changed folders waiting for their group first (they wait otherwise:
+        a folder's checkpoint does not depend on its parent's). ``inside``: within a group's transaction."""
+        if changed and not inside:
             self._write_changed()
         counts = {k: F(k) + v for k, v in self.counts.items() if v}
         if not self.pending and not counts and not len(self.fresh_rows):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from restore.catalog.logic import Child, FolderDiff, Row, diff_folder
 from restore.catalog.rows import fill_sds, version_row
-from restore.models.catalog import CatalogEntry, CatalogVersion
+from restore.models.catalog import CatalogEntry, CatalogSecurityDescriptor, CatalogVersion
+from restore.smb.types import from_unix_microseconds
 from restore.versions.paths import path_key
 
 GROUP = 64  # changed folders written together
@@ -53,25 +54,41 @@ class GroupWrites:
     counts, changed, ``_flush(inside=True)`` and ``_hash_sds``/``_read_sds``."""
 
     def _open_rows(self, *, entry_ids: list[int]) -> list[Row]:
-        return [row for _, row in self._rows(CatalogVersion.objects.filter(last_idx__isnull=True,
-                                                                           entry_id__in=entry_ids))]
+        return [row for rows in self._open_rows_of(CatalogEntry.objects.filter(id__in=entry_ids)).values()
+                for row in rows]
 
     def _open_rows_below(self, parent_ids: list[int]) -> dict[int, list[Row]]:
-        """{folder id: the open rows of its children}, for many folders in one query per CHUNK."""
+        """{folder id: the open rows of its children}, for many folders at once."""
         found: dict[int, list[Row]] = {}
         for i in range(0, len(parent_ids), CHUNK):
-            rows = CatalogVersion.objects.filter(last_idx__isnull=True, entry__parent_id__in=parent_ids[i:i + CHUNK])
-            for parent_id, row in self._rows(rows):
-                found.setdefault(parent_id, []).append(row)
+            for parent_id, rows in self._open_rows_of(
+                    CatalogEntry.objects.filter(parent_id__in=parent_ids[i:i + CHUNK])).items():
+                found.setdefault(parent_id, []).extend(rows)
         return found
 
-    @staticmethod
-    def _rows(query) -> list[tuple[int | None, Row]]:
-        return [(parent, Row(version_id=v, entry_id=e, name=name, is_dir=d, size=s, last_write=lw, changed=ch,
-                             attributes=a, sd=sha))
-                for v, e, parent, name, d, s, lw, ch, a, sha in query.values_list(
-                    "id", "entry_id", "entry__parent_id", "entry__name", "entry__is_dir", "size", "last_write",
-                    "changed", "attributes", "sd__sha256")]
+    def _open_rows_of(self, entries) -> dict[int | None, list[Row]]:
+        """The open rows of ``entries`` by parent id. Two look-ups, each by its own index (entries by parent,
+        then versions by entry and last_idx): as one join PostgreSQL scanned every version row per group.
+        SDs by id from what this build knows (``sd_ids``), asked for only when unknown."""
+        names = {e: (parent, name, is_dir) for e, parent, name, is_dir in entries.values_list(
+            "id", "parent_id", "name", "is_dir")}
+        versions = []
+        ids = list(names)
+        for i in range(0, len(ids), CHUNK):
+            versions += _open_versions(ids[i:i + CHUNK])
+        shas = {sd_id: sha for sha, sd_id in self.sd_ids.items()}
+        unknown = {v[6] for v in versions if v[6] is not None and v[6] not in shas}
+        if unknown:
+            found = CatalogSecurityDescriptor.objects.filter(id__in=unknown).values_list("sha256", "id")
+            self.sd_ids.update(found)
+            shas.update((sd_id, sha) for sha, sd_id in found)
+        out: dict[int | None, list[Row]] = {}
+        for v, e, size, last_write, changed, attributes, sd_id in versions:
+            parent, name, is_dir = names[e]
+            out.setdefault(parent, []).append(Row(version_id=v, entry_id=e, name=name, is_dir=is_dir, size=size,
+                                                  last_write=last_write, changed=changed, attributes=attributes,
+                                                  sd=shas.get(sd_id)))
+        return out
 
     def _write_changed(self) -> dict[int, dict]:
         """Write the waiting changed folders; {folder id: {child key: entry id}}."""
@@ -185,3 +202,19 @@ class GroupWrites:
             for i in range(0, len(below), CHUNK):
                 CatalogVersion.objects.filter(entry__parent_id__in=below[i:i + CHUNK], last_idx__isnull=True).update(
                     last_idx=self.prev)
+
+
+def _open_versions(entry_ids: list[int]) -> list[tuple]:
+    """(id, entry id, size, last write, change time, attributes, SD id) of the entries' open rows. On
+    PostgreSQL the times come as microseconds since 1970: Django reads a timestamptz with a loader written
+    in Python (~10 us a value), and these were most of a changed folder's look-up."""
+    if connection.vendor != "postgresql":
+        return list(CatalogVersion.objects.filter(entry_id__in=entry_ids, last_idx__isnull=True).values_list(
+            "id", "entry_id", "size", "last_write", "changed", "attributes", "sd_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, entry_id, size, (extract(epoch FROM last_write) * 1000000)::bigint, "
+            f"(extract(epoch FROM changed) * 1000000)::bigint, attributes, sd_id FROM {CatalogVersion._meta.db_table} "
+            "WHERE entry_id = ANY(%s) AND last_idx IS NULL", [entry_ids])
+        return [(v, e, size, from_unix_microseconds(lw), from_unix_microseconds(ch), attributes, sd_id)
+                for v, e, size, lw, ch, attributes, sd_id in cursor.fetchall()]
