@@ -345,7 +345,7 @@ def main() -> None:
               f"{descriptors} distinct security descriptors")
     print(f"{'':38} {'catalog':>10}   {'brute force (peer)':<28} {'':>10} {'peer/ours':>9}")
     for label, ours, peer_label, peer, note in rows:
-        print(f"{label:38} {ours:>9.1f}s   {peer_label:<28} {peer:>9.1f}s {peer / ours:>8.1f}x  {note}")
+        print(f"{label:38} {ours:>9.1f}s   {peer_label:<28} {peer:>9.1f}s {peer / ours:>8.2f}x  {note}")
     p50, p95 = percentile(catalog_times, 50) * 1000, percentile(catalog_times, 95) * 1000
     b50, b95 = percentile(brute_times, 50) * 1000, percentile(brute_times, 95) * 1000
     counts = f"{len(catalog_times)} / {len(brute_times)} queries"
