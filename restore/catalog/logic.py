@@ -7,6 +7,7 @@ import base64
 import bisect
 import hashlib
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,13 +138,15 @@ class Row(_Object):
 
 
 def listing_digest(children: Iterable[Child]) -> str:
-    """What a folder held at one snapshot, as one value: equal digests, nothing to write."""
-    digest = hashlib.sha256()
-    for c in sorted(children, key=lambda c: (c.name, c.is_dir)):
-        sd = "-" if c.sd is None else c.sd
-        digest.update(f"{c.name}\0{int(c.is_dir)}\0{c.size}\0{to_filetime(c.last_write)}\0"
-                      f"{to_filetime(c.changed)}\0{c.attributes}\0{sd}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    """What a folder held at one snapshot, as one value: equal digests, nothing to write. Stored with
+    the folder, so its bytes must not change between versions (one line per child, sorted, hashed as
+    one string: it runs for every listed object of every snapshot)."""
+    lines = [f"{c.name}\0{int(c.is_dir)}\0{c.size}\0{to_filetime(c.last_write)}\0{to_filetime(c.changed)}\0"
+             f"{c.attributes}\0{'-' if c.sd is None else c.sd}\n" for c in sorted(children, key=_BY_NAME)]
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_BY_NAME = operator.attrgetter("name", "is_dir")
 
 
 @dataclass

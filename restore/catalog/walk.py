@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from restore import smb
 from restore.catalog.fresh import BATCH_ROWS, FreshRows
-from restore.catalog.listing import AHEAD, Lister
+from restore.catalog.listing import BATCH, Lister
 from restore.catalog.logic import FolderDiff, diff_folder, listing_digest, walk_order
 from restore.catalog.rows import child_row, fill_sds, sd_hash, store_sd, with_sd
 from restore.catalog.writes import GROUP, Changed, GroupWrites
@@ -267,7 +267,7 @@ class SnapshotBuild(GroupWrites):
     def _prefetch(self, stack: list[_Folder]) -> None:
         """Ask for the next folders while this one is written: the stack's top, then those expected next."""
         room = self.lister.room()
-        for folder in reversed(stack[-AHEAD:]):
+        for folder in reversed(stack[-BATCH:]):  # deeper ones were on top before: asked then, or by ``ahead``
             if room <= 0:
                 break
             room -= self._ask(folder)

@@ -83,6 +83,35 @@ def test_the_digest_ignores_listing_order_and_sees_every_change():
         assert listing_digest(changed) != listing_digest(a)
 
 
+def _digest_as_stored_before(children):
+    """listing_digest as written in round one: digests stored then must still match (or every folder
+    would be compared again once)."""
+    import hashlib
+
+    from restore.smb.types import to_filetime
+
+    digest = hashlib.sha256()
+    for c in sorted(children, key=lambda c: (c.name, c.is_dir)):
+        sd = "-" if c.sd is None else c.sd
+        digest.update(f"{c.name}\0{int(c.is_dir)}\0{c.size}\0{to_filetime(c.last_write)}\0"
+                      f"{to_filetime(c.changed)}\0{c.attributes}\0{sd}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def test_the_digest_is_the_one_stored_by_earlier_versions():
+    import random
+
+    rng = random.Random(7)
+    names = ["a.txt", "A.txt", "b", "Ünïcode.docx", "lone\udcff surrogate", "x" * 200, "same", "same"]
+    for _ in range(200):
+        kids = [Child(rng.choice(names), rng.random() < 0.3, rng.randrange(0, 10**12),
+                      T0 + timedelta(microseconds=rng.randrange(-10**15, 10**15)),
+                      T0 + timedelta(microseconds=rng.randrange(0, 10**12)), rng.randrange(0, 2**32),
+                      rng.choice([None, "", "f" * 64]))
+                for _ in range(rng.randrange(0, 12))]
+        assert listing_digest(kids) == _digest_as_stored_before(kids)
+
+
 def test_the_diff_finds_added_changed_removed_and_unchanged():
     rows = [row("same.txt", version_id=1), row("grown.txt", 1, version_id=2), row("gone.txt", version_id=3),
             row("Folder", is_dir=True, version_id=4)]
