@@ -63,15 +63,20 @@ UNIT = MAX_PAYLOAD_SIZE  # 64 KiB: what one credit pays for
 
 
 def credits_for(size: int) -> int:
-    """Credits one READ/WRITE of ``size`` bytes costs (one per started 64 KiB)."""
+    """Credits a request that sends or may receive ``size`` bytes costs (one per started 64 KiB)."""
     return (max(0, size - 1) // MAX_PAYLOAD_SIZE) + 1
 
 
-class _Value:
+class Value:
+    """A field as smbprotocol's code reads one: ``get_value()`` (and ``len()`` of a bytes field)."""
+
     __slots__ = ("value",)
 
     def __init__(self, value):
         self.value = value
+
+    def __len__(self) -> int:
+        return len(self.value)
 
     def get_value(self):
         return self.value
@@ -83,11 +88,11 @@ class FastAnswer:
 
     def __init__(self, status: int, message_id: int, credits: int, packet: bytearray, payload: memoryview):
         self.payload = payload  # the file data, a view of the packet: no copy
-        self._fields = {"status": _Value(status), "command": _Value(Commands.SMB2_READ),
-                        "message_id": _Value(message_id), "credit_response": _Value(credits),
-                        "data": _Value(memoryview(packet)[64:])}
+        self._fields = {"status": Value(status), "command": Value(Commands.SMB2_READ),
+                        "message_id": Value(message_id), "credit_response": Value(credits),
+                        "data": Value(memoryview(packet)[64:])}
 
-    def __getitem__(self, key: str) -> _Value:
+    def __getitem__(self, key: str) -> Value:
         return self._fields[key]
 
 
@@ -98,10 +103,10 @@ class Answer:
     __slots__ = ("_fields",)
 
     def __init__(self, status: int, command: int, message_id: int, credits: int, data: memoryview):
-        self._fields = {"status": _Value(status), "command": _Value(command), "message_id": _Value(message_id),
-                        "credit_response": _Value(credits), "data": _Value(data)}
+        self._fields = {"status": Value(status), "command": Value(command), "message_id": Value(message_id),
+                        "credit_response": Value(credits), "data": Value(data)}
 
-    def __getitem__(self, key: str) -> _Value:
+    def __getitem__(self, key: str) -> Value:
         return self._fields[key]
 
 
@@ -156,7 +161,7 @@ class Pending:
                  "related_ids", "cancelled")
 
     def __init__(self, message_id: int, command: int, session_id: int):
-        self.message = {"message_id": _Value(message_id), "command": _Value(command), "reserved": _Value(0)}
+        self.message = {"message_id": Value(message_id), "command": Value(command), "reserved": Value(0)}
         self.session_id = session_id
         self.response = None
         self.response_event = Signal()

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from smbprotocol.header import Commands
 
+from restore.smb.fastpath import Value, credits_for
 from restore.smb.types import Entry, from_filetime, to_filetime
 
 CREATE_REQUEST = struct.Struct("<HBBIQQIIIIIHHII")  # 2.2.13 up to Buffer: 56 bytes
@@ -56,25 +57,12 @@ class Packed:
     def pack(self) -> bytes:
         return self.body
 
-    def __getitem__(self, field: str) -> _Field:
+    def __getitem__(self, field: str) -> Value:
         """The two fields smbprotocol's ``send_compound`` reads of a QUERY_DIRECTORY to charge it
         credits (an encrypted session sends packed messages that way): answers giving this charge."""
         if self.COMMAND != Commands.SMB2_QUERY_DIRECTORY or field not in ("buffer", "output_buffer_length"):
             raise KeyError(field)
-        return _Field(b"" if field == "buffer" else (self.charge - 1) * 65536 + 1)
-
-
-class _Field:
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def get_value(self):
-        return self.value
+        return Value(b"" if field == "buffer" else (self.charge - 1) * 65536 + 1)
 
 
 def create(path: str, *, access: int, at: datetime | None = None, options: int = 0) -> Packed:
@@ -95,7 +83,7 @@ def create(path: str, *, access: int, at: datetime | None = None, options: int =
 def query_security(additional: int, *, file_id: bytes = RELATED, max_output: int = 65536) -> Packed:
     """QUERY_INFO of the security descriptor parts named by ``additional`` (owner, group, DACL...)."""
     body = QUERY_INFO_REQUEST.pack(41, INFO_SECURITY, 0, max_output, 0, 0, 0, additional, 0, file_id)
-    return Packed(Commands.SMB2_QUERY_INFO, body + b"\x00", (max(0, max_output - 1) >> 16) + 1)
+    return Packed(Commands.SMB2_QUERY_INFO, body + b"\x00", credits_for(max_output))
 
 
 def query_directory(info_class: int, *, file_id: bytes = RELATED, pattern: str = "*", restart: bool = False,
@@ -105,7 +93,7 @@ def query_directory(info_class: int, *, file_id: bytes = RELATED, pattern: str =
     name = ALL_NAMES if pattern == "*" else pattern.encode("utf-16-le")
     body = QUERY_DIRECTORY_REQUEST.pack(33, info_class, RESTART_SCANS if restart else 0, 0, file_id,
                                         HEADER_SIZE + QUERY_DIRECTORY_REQUEST.size, len(name), max_output)
-    return Packed(Commands.SMB2_QUERY_DIRECTORY, body + name, (max(0, max_output - 1) >> 16) + 1)
+    return Packed(Commands.SMB2_QUERY_DIRECTORY, body + name, credits_for(max_output))
 
 
 def close(file_id: bytes = RELATED) -> Packed:
