@@ -17,7 +17,7 @@ from restore import smb
 from restore.catalog.fresh import BATCH_ROWS, FreshRows
 from restore.catalog.listing import BATCH, Lister
 from restore.catalog.logic import FolderDiff, diff_folder, listing_digest, walk_order
-from restore.catalog.rows import child_row, fill_sds, sd_hash, store_sd, with_sd
+from restore.catalog.rows import child_row, sd_hash, store_sd, with_sd
 from restore.catalog.writes import GROUP, Changed, GroupWrites
 from restore.models.catalog import (
     ACL_EVERY,
@@ -211,10 +211,8 @@ class SnapshotBuild(GroupWrites):
             ids = self._write_changed()[folder.id] if new_dirs or len(self.changed) >= GROUP else {}
         else:  # new to the catalog: nothing below it is catalogued, no look-ups
             diff = diff_folder(children, [], compare_sd=self.exact)
-            if not self.exact and diff.needs_sd():
-                wanted = [paths[c.key] for c in diff.needs_sd()]
-                sds = self._hash_sds(wanted, raw_sds) if raw_sds is not None else self._read_sds(wanted)
-                diff = fill_sds(diff, {c.key: sds[paths[c.key]] for c in diff.needs_sd()})
+            if not self.exact:
+                diff = self._fill_changed_sds([Changed(folder, children, paths, digest, raw_sds)], [diff])[0]
             if self.fresh_rows.enabled:
                 ids = self._collect(folder, diff, paths, digest)
             else:

@@ -103,7 +103,8 @@ class GroupWrites:
         return {c.folder.id: i for c, i in zip(group, ids)}
 
     def _fill_changed_sds(self, group: list[Changed], diffs: list[FolderDiff]) -> list[FolderDiff]:
-        """On-change: the SDs of new and changed objects, those the listing threads did not read in one call."""
+        """On-change: the SDs of new and changed objects of these folders; those the listing threads did not
+        read, in one call (also for a single folder new to the catalog)."""
         wanted = [c.paths[child.key] for c, d in zip(group, diffs) for child in d.needs_sd()]
         have = {p: sd for c in group if c.raw_sds for p, sd in c.raw_sds.items()}
         known = self._hash_sds([p for p in wanted if p in have], have)
