@@ -10,8 +10,8 @@ same run: the walk one folder per call, 4 calls at once, each folder asked for a
 parent's listing names it (a plain walk); the catalog build 32 folders per call, 2 calls at once,
 asked for ahead of the walk from the tree it already knows (restore/catalog/listing.py). Both
 apply the same access rules for alice's token (each version's SD in its snapshot, every folder
-above it listable then); the brute-force answers are compared with
-the catalog's, so the speed-up is for the same answer.
+above it listable then); the brute-force answers are compared with the catalog's, so the speed-up
+is for the same answer.
 
   build         catalog build of every snapshot (CATALOG_ACL_CHECK=on-change: SDs of new and
                 changed objects) | peer: the walk of those snapshots, timed snapshot by snapshot
@@ -107,7 +107,8 @@ def timed(fn, *args, **kwargs):
 
 
 def walk(client: smb.Client, share: str, base: str, at, visit) -> int:
-    """Every folder of the tree at ``at``, listed 4 at a time ahead of the walk (as the catalog does)."""
+    """Every folder of the tree at ``at``, as a plain walk lists it: one folder per call, 4 calls at once,
+    each folder asked for as soon as its parent's listing names it."""
     folders = 0
     with ThreadPoolExecutor(WALK_THREADS) as pool:
         queue = [(base, pool.submit(client.list_dir, share, base, at))]
